@@ -1,0 +1,258 @@
+"""The ``chatbot`` command line: the only place in the toolkit that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from chatbot import __version__
+from chatbot.errors import ChatbotError, InputError
+
+EXAMPLES = """\
+examples:
+  chatbot plugins
+  chatbot validate configs/default.yaml
+  chatbot process "아버지가방에들어가신다 오늘날씨정말좋네요ㅋㅋㅋㅋ"
+  printf '안녕하세요\\n반가워요\\n' | chatbot process --json -
+  chatbot train default --out models/default
+  chatbot process --model models/default "오늘 너무 우울해"
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 some input failed, 2 error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except ChatbotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatbot",
+        description="Korean chatbot toolkit: build, train, run and evaluate pipelines of plugins.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plugins = commands.add_parser(
+        "plugins", help="list plugins, what they do, their settings and defaults"
+    )
+    plugins.add_argument("--json", action="store_true", help="print JSON instead of text")
+    plugins.set_defaults(run=cmd_plugins)
+
+    validate = commands.add_parser("validate", help="check a config without running it")
+    validate.add_argument("config", help="a YAML config file, or a bundled config name")
+    _add_set_option(validate)
+    validate.set_defaults(run=cmd_validate)
+
+    process = commands.add_parser(
+        "process",
+        help="run messages through a pipeline and print the trace",
+        description="Run messages through a pipeline and print what every plugin did. "
+        "Texts come as arguments, or one per line on standard input with '-'.",
+    )
+    source = process.add_mutually_exclusive_group()
+    source.add_argument(
+        "--config", default="default",
+        help="config file or bundled config name (default: default); plugins that must be "
+        "trained need --model instead",
+    )
+    source.add_argument("--model", help="a trained pipeline directory (from chatbot train)")
+    process.add_argument("--json", action="store_true", help="one JSON object per message (JSONL)")
+    process.add_argument(
+        "--batch-size", type=int, default=64, help="messages per batch for '-' (default: 64)"
+    )
+    _add_set_option(process)
+    process.add_argument("texts", nargs="+", metavar="TEXT", help="messages, or '-' for stdin")
+    process.set_defaults(run=cmd_process)
+
+    train = commands.add_parser(
+        "train", help="fit every plugin of a config on its datasets and save the pipeline"
+    )
+    train.add_argument("config", help="a YAML config file, or a bundled config name")
+    train.add_argument("--out", required=True, help="directory to save the trained pipeline in")
+    train.add_argument("--device", help="cpu | cuda | cuda:N | auto (overrides training.device)")
+    _add_set_option(train)
+    train.set_defaults(run=cmd_train)
+    return parser
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+        help="override a setting: training.seed=7, pipeline.1.backend=mecab or "
+        "split.kss.backend=mecab (repeatable)",
+    )
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from chatbot.registry import default_registry
+
+    registry = default_registry()
+    described = [_describe_plugin(registry.get(name), registry.origins[name])
+                 for name in registry.names()]
+    if args.json:
+        print(json.dumps({"plugins": described, "failed": registry.failures},
+                         ensure_ascii=False, indent=2))
+        return 0
+    for item in described:
+        trainable = "  (trainable)" if item["trainable"] else ""
+        print(f"{item['name']}{trainable}\n    {item['summary']}")
+        print(f"    reads: {', '.join(item['requires'])}   writes: {', '.join(item['assigns'])}"
+              + ("" if item["origin"] == "built-in" else f"   from: {item['origin']}"))
+        for setting in item["settings"]:
+            print(f"    - {setting['name']} = {json.dumps(setting['default'], ensure_ascii=False)}"
+                  f": {setting['description']}")
+        for problem in item["problems"]:
+            print(f"    ! {problem}")
+    for name, reason in registry.failures.items():
+        print(f"{name}  (FAILED TO LOAD)\n    {reason}")
+    return 0
+
+
+def _describe_plugin(cls: Any, origin: str) -> dict[str, Any]:
+    settings = [
+        {"name": name, "default": field.default, "description": field.description or ""}
+        for name, field in cls.Config.model_fields.items()
+    ]
+    return {
+        "name": cls.name, "version": cls.version, "summary": cls.summary(), "origin": origin,
+        "requires": list(cls.requires), "assigns": list(cls.assigns),
+        "trainable": cls.trainable, "settings": settings,
+        "problems": [error.message for error in cls.check_environment()],
+    }
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from chatbot.config import load_config
+
+    spec = load_config(args.config, args.overrides)
+    steps = " → ".join(step.plugin.name for step in spec.steps)
+    print(f"ok: {spec.source}: {len(spec.steps)} steps: {steps}")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    pipeline = _open_pipeline(args)
+    failures = 0
+    for result in _process_stream(pipeline, _inputs(args.texts), args.batch_size):
+        if isinstance(result, dict):  # an input that could not be processed
+            failures += 1
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                print(f"error: {result['input']}: {result['error']}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            from chatbot.trace import format_trace
+
+            print(format_trace(result) + "\n", flush=True)
+    return 1 if failures else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from chatbot.config import load_config
+    from chatbot.data.datasets import load_corpus
+    from chatbot.pipeline import Pipeline
+
+    overrides = list(args.overrides) + ([f"training.device={args.device}"] if args.device else [])
+    spec = load_config(args.config, overrides)
+    started = time.perf_counter()
+    corpus = load_corpus(spec.training.datasets)
+    print(f"datasets {', '.join(spec.training.datasets)}: {len(corpus.examples):,} examples, "
+          f"{len(corpus.sentences):,} sentences", file=sys.stderr)
+    pipeline = Pipeline.from_config(spec)
+    pipeline.fit(corpus)
+    out = pipeline.save(args.out)
+    print(f"saved {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _open_pipeline(args: argparse.Namespace) -> Any:
+    from chatbot.config import load_config
+    from chatbot.pipeline import Pipeline
+
+    if args.model:
+        if args.overrides:
+            raise ChatbotError("--set applies to --config, not to a trained --model")
+        return Pipeline.load(args.model)
+    spec = load_config(args.config, args.overrides)
+    untrained = [step.plugin.name for step in spec.steps if step.plugin.trainable]
+    if untrained:
+        raise ChatbotError(
+            f"config {spec.source} has plugins that must be trained first: {', '.join(untrained)}",
+            hint=f"chatbot train {args.config} --out models/NAME, then chatbot process "
+            f"--model models/NAME ...",
+        )
+    return Pipeline.from_config(spec)
+
+
+def _inputs(texts: list[str]) -> Iterator[tuple[str, bytes | str]]:
+    """(where, text) pairs: arguments as given, '-' expands to the lines of standard input."""
+    for index, text in enumerate(texts, start=1):
+        if text != "-":
+            yield f"argument {index}", text
+            continue
+        for line_number, raw in enumerate(sys.stdin.buffer, start=1):
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                yield f"stdin line {line_number}", line
+
+
+def _process_stream(pipeline: Any, inputs: Iterator[tuple[str, bytes | str]], batch_size: int):
+    """Messages in input order, processed in batches; failed inputs come back as dicts."""
+    from chatbot.message import Message
+    from chatbot.pipeline import check_text
+
+    batch: list[Any] = []  # Message to process, or a dict describing a rejected input
+
+    def flush() -> Iterator[Any]:
+        good = [item for item in batch if isinstance(item, Message)]
+        if good:
+            pipeline.process(good)
+        yield from batch
+        batch.clear()
+
+    for where, raw in inputs:
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            check_text(text)
+            batch.append(Message(text))
+        except UnicodeDecodeError:
+            batch.append({"input": where, "error": "not valid UTF-8 text"})
+        except InputError as error:
+            batch.append({"input": where, "error": error.message})
+        if len(batch) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

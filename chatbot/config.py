@@ -1,0 +1,304 @@
+"""Pipeline configs: YAML in, a validated :class:`PipelineSpec` out, before any work is done.
+
+A config names its steps in order; each step's settings override the plugin's defaults::
+
+    language: ko
+    pipeline:
+      - plugin: split.kss
+        backend: fast
+      - plugin: tokenize.kiwi
+    training:
+      datasets: [demo]
+
+Every problem is collected and reported at once, each with its place: ``file:line: path``.
+``--set KEY=VALUE`` overrides use ``training.seed=7``, ``pipeline.1.backend=mecab`` or
+``split.kss.backend=mecab`` (a plugin's name, when it occurs once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chatbot.errors import ChatbotError, ConfigError, UnknownPluginError
+from chatbot.plugin import Plugin, PluginConfig
+from chatbot.registry import Registry, default_registry
+
+Location = tuple[str | int, ...]
+TOP_LEVEL_KEYS = ("language", "pipeline", "training")
+
+
+class TrainingConfig(BaseModel):
+    """How ``chatbot train`` runs: which datasets, where, with which precision and seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: list[str] = ["demo"]
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    seed: int = 42
+
+
+@dataclass
+class Step:
+    """One validated pipeline step: the plugin class and its settings."""
+
+    plugin: type[Plugin]
+    config: PluginConfig
+
+
+@dataclass
+class PipelineSpec:
+    """A validated pipeline config."""
+
+    steps: list[Step]
+    language: str = "ko"
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    source: str = "<config>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (every setting, defaults included), ready to dump as YAML."""
+        return {
+            "language": self.language,
+            "pipeline": [
+                {"plugin": step.plugin.name, **step.config.model_dump(mode="json")}
+                for step in self.steps
+            ],
+            "training": self.training.model_dump(mode="json"),
+        }
+
+
+def bundled_config_names() -> list[str]:
+    """Names of the configs shipped in ``configs/`` (usable as ``--config NAME``)."""
+    folder = resources.files("chatbot_configs")
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A config file path, or the bundled config of that name (``default``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = resources.files("chatbot_configs") / f"{name_or_path}.yaml"
+    if bundled.is_file():
+        return Path(str(bundled))
+    raise ChatbotError(
+        f"config {str(name_or_path)!r} not found",
+        hint=f"give a YAML file path, or one of the bundled configs: "
+        f"{', '.join(bundled_config_names())}",
+    )
+
+
+def load_config(
+    name_or_path: str | Path,
+    overrides: list[str] | None = None,
+    registry: Registry | None = None,
+) -> PipelineSpec:
+    """Read, override and validate a config file. Raises ConfigError listing every problem."""
+    path = resolve_config_path(name_or_path)
+    return parse_config(path.read_text(encoding="utf-8"), str(path), overrides, registry)
+
+
+def parse_config(
+    text: str,
+    source: str = "<config>",
+    overrides: list[str] | None = None,
+    registry: Registry | None = None,
+) -> PipelineSpec:
+    """Validate config YAML text; ``source`` names it in error messages."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(source, [f"{where}: not valid YAML: {error}"]) from None
+    return _Validator(source, data, _line_map(node), registry or default_registry()).run(
+        overrides or []
+    )
+
+
+def _line_map(node: yaml.Node | None) -> dict[Location, int]:
+    """1-based line of every key and item in the YAML document, by path."""
+    lines: dict[Location, int] = {}
+
+    def walk(current: yaml.Node, path: Location) -> None:
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                child = (*path, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                walk(value_node, child)
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                walk(item, (*path, index))
+
+    if node is not None:
+        walk(node, ())
+    return lines
+
+
+def _dotted(path: Location) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Validator:
+    """Collects every problem of one config, each with its file line or --set source."""
+
+    def __init__(
+        self, source: str, data: Any, lines: dict[Location, int], registry: Registry
+    ) -> None:
+        self.source = source
+        self.data = data if data is not None else {}
+        self.lines = lines
+        self.registry = registry
+        self.from_overrides: dict[Location, str] = {}
+        self.problems: list[str] = []
+
+    def where(self, path: Location) -> str:
+        for length in range(len(path), -1, -1):
+            prefix = path[:length]
+            if prefix in self.from_overrides:
+                return f"--set {self.from_overrides[prefix]}"
+            if prefix in self.lines:
+                return f"{self.source}:{self.lines[prefix]}"
+        return self.source
+
+    def problem(self, path: Location, text: str) -> None:
+        label = f"{_dotted(path)}: " if path else ""
+        self.problems.append(f"{self.where(path)}: {label}{text}")
+
+    def run(self, overrides: list[str]) -> PipelineSpec:
+        if not isinstance(self.data, dict):
+            raise ConfigError(self.source, [f"{self.source}: the config must be a YAML mapping"])
+        for override in overrides:
+            self.apply_override(override)
+        for key in self.data:
+            if key not in TOP_LEVEL_KEYS:
+                self.problem((key,), f"unknown key; expected one of {', '.join(TOP_LEVEL_KEYS)}")
+        steps = self.validate_steps()
+        training = self.validate_training()
+        language = self.data.get("language", "ko")
+        if language != "ko":
+            self.problem(("language",), f"only 'ko' is supported, not {language!r}")
+        if self.problems:
+            raise ConfigError(self.source, self.problems)
+        return PipelineSpec(steps=steps, language=language, training=training, source=self.source)
+
+    def validate_steps(self) -> list[Step]:
+        raw_steps = self.data.get("pipeline")
+        if not isinstance(raw_steps, list) or not raw_steps:
+            self.problem(("pipeline",), "must be a non-empty list of steps (- plugin: NAME)")
+            return []
+        steps: list[Step] = []
+        available = {"text"}
+        environment_checked: set[str] = set()
+        for index, raw in enumerate(raw_steps):
+            path: Location = ("pipeline", index)
+            if not isinstance(raw, dict) or not isinstance(raw.get("plugin"), str):
+                self.problem(path, "each step must be a mapping with a 'plugin: NAME' key")
+                continue
+            settings = {key: value for key, value in raw.items() if key != "plugin"}
+            try:
+                plugin = self.registry.get(raw["plugin"])
+            except UnknownPluginError as error:
+                self.problem((*path, "plugin"), error.message)
+                continue
+            config = self.validate_settings(plugin, settings, path)
+            missing = [name for name in plugin.requires if name not in available]
+            if missing:
+                self.problem(
+                    (*path, "plugin"),
+                    f"{plugin.name} requires {', '.join(missing)}, which no earlier step assigns; "
+                    f"add a step that assigns it before this one",
+                )
+            available.update(plugin.assigns)
+            if plugin.name not in environment_checked:
+                environment_checked.add(plugin.name)
+                for error in plugin.check_environment():
+                    self.problem((*path, "plugin"), str(error))
+            if config is not None:
+                steps.append(Step(plugin, config))
+        return steps
+
+    def validate_settings(
+        self, plugin: type[Plugin], settings: dict[str, Any], path: Location
+    ) -> PluginConfig | None:
+        try:
+            return plugin.Config.model_validate(settings)
+        except ValidationError as error:
+            known = ", ".join(plugin.Config.model_fields) or "none"
+            for item in error.errors():
+                where = (*path, *item["loc"])
+                if item["type"] == "extra_forbidden":
+                    self.problem(
+                        where, f"unknown setting for {plugin.name}; its settings are: {known}"
+                    )
+                else:
+                    given = item.get("input")
+                    self.problem(where, f"{item['msg']} (got {given!r})")
+            return None
+
+    def validate_training(self) -> TrainingConfig:
+        try:
+            return TrainingConfig.model_validate(self.data.get("training") or {})
+        except ValidationError as error:
+            for item in error.errors():
+                path = ("training", *item["loc"])
+                if item["type"] == "extra_forbidden":
+                    known = ", ".join(TrainingConfig.model_fields)
+                    self.problem(path, f"unknown setting; training settings are: {known}")
+                else:
+                    self.problem(path, f"{item['msg']} (got {item.get('input')!r})")
+            return TrainingConfig()
+
+    def apply_override(self, override: str) -> None:
+        key, sep, raw_value = override.partition("=")
+        if not sep or not key:
+            self.problems.append(f"--set {override}: expected KEY=VALUE")
+            return
+        try:
+            value = yaml.safe_load(raw_value)
+        except yaml.YAMLError:
+            value = raw_value
+        path = self.override_path(key)
+        if path is None:
+            self.problems.append(
+                f"--set {override}: no such setting; use training.KEY, language, "
+                f"pipeline.N.KEY or PLUGIN.KEY with a plugin that is in the pipeline"
+            )
+            return
+        target: Any = self.data
+        for part in path[:-1]:
+            if isinstance(target, dict):
+                target = target.setdefault(part, {})
+            else:
+                target = target[part]
+        target[path[-1]] = value
+        self.from_overrides[path] = override
+
+    def override_path(self, key: str) -> Location | None:
+        parts = key.split(".")
+        steps = self.data.get("pipeline") if isinstance(self.data.get("pipeline"), list) else []
+        if parts[0] in ("language", "training"):
+            return tuple(parts)
+        if parts[0] == "pipeline" and len(parts) == 3 and parts[1].isdigit():
+            index = int(parts[1])
+            return ("pipeline", index, parts[2]) if index < len(steps) else None
+        for split_at in range(len(parts) - 1, 0, -1):
+            name, setting = ".".join(parts[:split_at]), ".".join(parts[split_at:])
+            matches = [
+                i for i, step in enumerate(steps) if isinstance(step, dict)
+                and step.get("plugin") == name
+            ]
+            if len(matches) == 1 and "." not in setting:
+                return ("pipeline", matches[0], setting)
+        return None

@@ -1,0 +1,1 @@
+"""Datasets, readers, the corpus model and (later) the dialog-log store."""

@@ -1,0 +1,132 @@
+"""The objects that flow through the pipeline: Message, Token, Prediction.
+
+A Message starts with the user's text; every plugin fills in the fields it ``assigns``. What a
+message holds at the end is the trace of the run: the UI, the CLI and evaluation all read it, and
+:meth:`Message.to_dict` is its stable JSON form (see DESIGN.md, "The trace as JSON").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Fields a plugin may name in ``requires`` / ``assigns``.
+MESSAGE_FIELDS = (
+    "text",
+    "normalized",
+    "sentences",
+    "spaced",
+    "tokens",
+    "vector",
+    "intent",
+    "spam",
+    "reply",
+)
+
+
+@dataclass
+class Token:
+    """One morpheme or subword.
+
+    Attributes:
+        surface: the form as it appears in the text.
+        lemma: the dictionary / normalized form (the surface where the tokenizer has none).
+        tag: a coarse tag shared by every tokenizer (see ``chatbot_plugins.tokenize.tagsets``).
+        pos: the tokenizer's own fine-grained tag (``NNG``, ``Josa``, ...).
+        kept: False once stopword removal drops the token.
+    """
+
+    surface: str
+    lemma: str
+    tag: str
+    pos: str = ""
+    kept: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "surface": self.surface,
+            "lemma": self.lemma,
+            "tag": self.tag,
+            "pos": self.pos,
+            "kept": self.kept,
+        }
+
+
+@dataclass
+class Prediction:
+    """A classifier's answer: a label and how sure it is (0..1)."""
+
+    label: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "confidence": round(self.confidence, 4)}
+
+
+@dataclass
+class Message:
+    """A user message and everything the pipeline learns about it.
+
+    ``extras`` holds keys that plugins add of their own (they appear in the JSON trace);
+    ``notes`` holds a short human-readable line per plugin (why a responder declined, which
+    backend ran); ``timings_ms`` the time each plugin spent on this message.
+    """
+
+    text: str
+    normalized: str | None = None
+    sentences: list[str] | None = None
+    spaced: str | None = None
+    tokens: list[Token] | None = None
+    vector: list[float] | None = None
+    intent: Prediction | None = None
+    spam: Prediction | None = None
+    reply: str | None = None
+    responder: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def current_text(self) -> str:
+        """The most processed form of the whole text so far: spaced, normalized, or raw."""
+        for candidate in (self.spaced, self.normalized):
+            if candidate is not None:
+                return candidate
+        return self.text
+
+    @property
+    def current_sentences(self) -> list[str]:
+        """The sentences if a splitter ran, else the whole current text as one sentence."""
+        if self.sentences is not None:
+            return self.sentences
+        text = self.normalized if self.normalized is not None else self.text
+        return [text] if text.strip() else []
+
+    def kept_tokens(self) -> list[Token]:
+        """Tokens that survived stopword removal (all tokens if none ran)."""
+        return [token for token in self.tokens or [] if token.kept]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON trace. Keys of stages that did not run are left out."""
+        out: dict[str, Any] = {"text": self.text}
+        if self.normalized is not None:
+            out["normalized"] = self.normalized
+        if self.sentences is not None:
+            out["sentences"] = list(self.sentences)
+        if self.spaced is not None:
+            out["spaced"] = self.spaced
+        if self.tokens is not None:
+            out["tokens"] = [token.to_dict() for token in self.tokens]
+        if self.intent is not None:
+            out["intent"] = self.intent.to_dict()
+        if self.spam is not None:
+            out["spam"] = {"label": self.spam.label, "score": round(self.spam.confidence, 4)}
+        if self.reply is not None:
+            out["reply"] = self.reply
+            out["responder"] = self.responder
+        if self.notes:
+            out["notes"] = dict(self.notes)
+        out["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings_ms.items()}
+        for key, value in self.extras.items():
+            out.setdefault(key, value)
+        return out

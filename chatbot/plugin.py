@@ -1,0 +1,101 @@
+"""The plugin contract: everything a pipeline stage must be, in one short file.
+
+A plugin declares its name, a pydantic settings schema with defaults, the Message fields it reads
+(``requires``) and writes (``assigns``), and the optional packages it imports. It processes a
+batch of messages at a time. Trainable plugins override ``fit``, ``save`` and ``load``; saved
+state is safe to load (JSON, safetensors or the library's own format; never pickle).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from chatbot.errors import ChatbotError, MissingPackageError
+from chatbot.message import Message
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from chatbot.data.corpus import Corpus
+
+
+class PluginConfig(BaseModel):
+    """Base of every plugin's settings: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+@dataclass(frozen=True)
+class Package:
+    """An optional Python package a plugin imports: import name and the pip requirement."""
+
+    module: str
+    pip: str
+
+
+@dataclass
+class TrainContext:
+    """What ``fit`` gets besides the corpus.
+
+    Attributes:
+        upstream: runs the already-fitted earlier steps of the pipeline over raw texts, so a
+            plugin trains on what it will see at run time (normalized, spaced, tokenized text).
+        seed: the run's random seed.
+        device: the torch device string chosen for the run.
+    """
+
+    upstream: Callable[[Iterable[str]], list[Message]] = field(
+        default=lambda texts: [Message(text) for text in texts]
+    )
+    seed: int = 42
+    device: str = "cpu"
+
+
+class Plugin:
+    """Base class of every pipeline stage. Subclass it and set the class attributes."""
+
+    name: ClassVar[str]  # "tokenize.kiwi": stable; bump ``version`` when behaviour changes
+    version: ClassVar[int] = 1
+    Config: ClassVar[type[PluginConfig]] = PluginConfig
+    requires: ClassVar[tuple[str, ...]] = ("text",)
+    assigns: ClassVar[tuple[str, ...]] = ()
+    packages: ClassVar[tuple[Package, ...]] = ()
+    trainable: ClassVar[bool] = False
+
+    def __init__(self, config: PluginConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first line of the class docstring: what the plugin does."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def check_environment(cls) -> list[ChatbotError]:
+        """Problems that stop this plugin from running here (missing packages, no JVM...)."""
+        return [
+            MissingPackageError(cls.name, package.module, package.pip)
+            for package in cls.packages
+            if importlib.util.find_spec(package.module) is None
+        ]
+
+    def fit(self, corpus: Corpus, context: TrainContext) -> None:
+        """Learn from a corpus. Untrainable plugins do nothing."""
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Fill this plugin's ``assigns`` fields on every message of the batch; return them."""
+        raise NotImplementedError
+
+    def save(self, path: Path) -> None:
+        """Write learned state into the (existing, empty) directory ``path``."""
+
+    @classmethod
+    def load(cls, path: Path, config: PluginConfig) -> Self:
+        """Rebuild the plugin from ``config`` and the state that ``save`` wrote in ``path``."""
+        return cls(config)

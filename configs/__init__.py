@@ -1,0 +1,1 @@
+"""Ready pipeline configs, usable by name: ``--config default``."""

@@ -1,0 +1,91 @@
+"""tokenize.sentencepiece: subword pieces from a sentencepiece model trained at fit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
+from pydantic import Field
+
+from chatbot.errors import NotFittedError
+from chatbot.message import Token
+from chatbot.plugin import Package, PluginConfig, TrainContext
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from chatbot.data.corpus import Corpus
+
+MODEL_FILE = "sentencepiece.model"
+WORD_START = "\u2581"  # "▁": sentencepiece marks a piece that begins a word
+
+
+class SentencePieceConfig(PluginConfig):
+    vocab_size: int = Field(4000, ge=100, le=64000, description="pieces in the vocabulary")
+    model_type: Literal["unigram", "bpe"] = Field("unigram", description="subword algorithm")
+    character_coverage: float = Field(
+        0.9995, gt=0.9, le=1.0, description="share of characters the vocabulary must cover"
+    )
+
+
+class SentencePieceTokenizer(TokenizerPlugin):
+    """Subword pieces (sentencepiece unigram or BPE) learned from the corpus at fit."""
+
+    name = "tokenize.sentencepiece"
+    Config = SentencePieceConfig
+    packages = (Package("sentencepiece", "sentencepiece"),)
+    trainable = True
+
+    def __init__(self, config: SentencePieceConfig, model_proto: bytes | None = None) -> None:
+        super().__init__(config)
+        self.model_proto = model_proto
+        self.processor = None if model_proto is None else _processor(model_proto)
+
+    def fit(self, corpus: Corpus, context: TrainContext) -> None:
+        import sentencepiece
+
+        texts = [m.current_text for m in context.upstream(corpus.texts()) if m.current_text]
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts),
+            model_writer=model,
+            vocab_size=self.config.vocab_size,
+            model_type=self.config.model_type,
+            character_coverage=self.config.character_coverage,
+            hard_vocab_limit=False,  # a small corpus may not support the full vocabulary
+            random_seed=context.seed,
+            minloglevel=2,
+        )
+        self.model_proto = model.getvalue()
+        self.processor = _processor(self.model_proto)
+
+    def tokenize_batch(self, texts: list[str]) -> list[list[Token]]:
+        if self.processor is None:
+            raise NotFittedError(self.name)
+        return [
+            [_token(piece) for piece in pieces if piece != WORD_START]
+            for pieces in self.processor.encode(texts, out_type=str)
+        ]
+
+    def save(self, path: Path) -> None:
+        if self.model_proto is None:
+            raise NotFittedError(self.name)
+        (path / MODEL_FILE).write_bytes(self.model_proto)
+
+    @classmethod
+    def load(cls, path: Path, config: SentencePieceConfig) -> Self:
+        return cls(config, (path / MODEL_FILE).read_bytes())
+
+
+def _token(piece: str) -> Token:
+    surface = piece.lstrip(WORD_START)
+    return make_token(surface, tagsets.by_characters(surface), piece, surface)
+
+
+def _processor(model_proto: bytes) -> Any:
+    import sentencepiece
+
+    return sentencepiece.SentencePieceProcessor(model_proto=model_proto)
