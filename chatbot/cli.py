@@ -156,6 +156,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_process(args: argparse.Namespace) -> int:
     pipeline = _open_pipeline(args)
+    pipeline.warm_up()
     failures = 0
     for result in _process_stream(pipeline, _inputs(args.texts), args.batch_size):
         if isinstance(result, dict):  # an input that could not be processed

@@ -200,6 +200,7 @@ class _Validator:
             return []
         steps: list[Step] = []
         available = {"text"}
+        unknown_step_seen = False  # after one, "requires" errors would only be noise
         environment_checked: set[str] = set()
         for index, raw in enumerate(raw_steps):
             path: Location = ("pipeline", index)
@@ -211,10 +212,11 @@ class _Validator:
                 plugin = self.registry.get(raw["plugin"])
             except UnknownPluginError as error:
                 self.problem((*path, "plugin"), error.message)
+                unknown_step_seen = True
                 continue
             config = self.validate_settings(plugin, settings, path)
             missing = [name for name in plugin.requires if name not in available]
-            if missing:
+            if missing and not unknown_step_seen:
                 self.problem(
                     (*path, "plugin"),
                     f"{plugin.name} requires {', '.join(missing)}, which no earlier step assigns; "

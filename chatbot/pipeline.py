@@ -87,6 +87,10 @@ class Pipeline:
         """Run every plugin over the batch; each message records its share of each plugin's time."""
         return self._run(self.plugins, messages)
 
+    def warm_up(self) -> None:
+        """Process one short message so that models load now, not inside the first timing."""
+        self.process([Message("안녕하세요 반가워요")])
+
     def process_texts(self, texts: Iterable[str]) -> list[Message]:
         """Check and process raw texts as one batch."""
         batch = []
@@ -160,7 +164,7 @@ class Pipeline:
 
     @classmethod
     def load(cls, directory: str | Path, registry: Registry | None = None) -> Pipeline:
-        """Load a saved pipeline; a corrupt, incomplete or incompatible one raises ModelLoadError."""
+        """Load a saved pipeline; corrupt, incomplete or incompatible ones raise ModelLoadError."""
         directory = Path(directory)
         if not directory.is_dir():
             raise ModelLoadError(str(directory), "no such directory")
@@ -171,11 +175,15 @@ class Pipeline:
         except FileNotFoundError:
             raise ModelLoadError(str(directory), "config.yaml is missing") from None
         except ChatbotError as error:
-            raise ModelLoadError(str(directory), f"its config is not valid here:\n{error}") from None
+            reason = f"its config is not valid here:\n{error}"
+            raise ModelLoadError(str(directory), reason) from None
         saved_steps = manifest["steps"]
         if [entry.get("plugin") for entry in saved_steps] != [s.plugin.name for s in spec.steps]:
             raise ModelLoadError(str(directory), "manifest.json and config.yaml list other steps")
-        plugins = [_load_step(directory, step, entry) for step, entry in zip(spec.steps, saved_steps)]
+        plugins = [
+            _load_step(directory, step, entry)
+            for step, entry in zip(spec.steps, saved_steps, strict=True)
+        ]
         return cls(spec, plugins)
 
 

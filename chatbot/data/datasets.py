@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatbot_corpora import DEMO_DIR
-
 from chatbot.data.corpus import Corpus, Example
 from chatbot.data.readers import ReadReport, read_lines, read_table
 from chatbot.errors import DatasetError
+from chatbot_corpora import DEMO_DIR
 
 KNOWN_DATASETS = ("demo",)
 OOD_LABEL = "ood"
@@ -56,7 +55,9 @@ def read_demo_folder(folder: Path, skip_bad: bool = False) -> Corpus:
     for path in sorted(folder.glob("spam/*.tsv")):
         for line, row in read_table(path, ("text", "label"), "\t", skip_bad, report):
             if row["label"] not in ("spam", "ham"):
-                raise DatasetError(f"{path}:{line}: label must be spam or ham, not {row['label']!r}")
+                raise DatasetError(
+                    f"{path}:{line}: label must be spam or ham, not {row['label']!r}"
+                )
             examples.append(Example(row["text"], spam=row["label"], source=f"{path}:{line}"))
     for path in sorted(folder.glob("ood/*.txt")):
         examples.extend(

@@ -74,7 +74,7 @@ def read_table(
                 report.skipped.append(problem)
                 continue
             raise DatasetError(problem, hint="fix the row, or pass --skip-bad to skip such rows")
-        values = {name: cell.strip() for name, cell in zip(header, row)}
+        values = {name: cell.strip() for name, cell in zip(header, row, strict=True)}
         empty = [c for c in columns if not values[c]]
         if empty:
             problem = f"{path}:{line_number}: empty value in column(s) {empty}"

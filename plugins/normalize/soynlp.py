@@ -25,15 +25,15 @@ class NormalizeConfig(PluginConfig):
     strip_control: bool = Field(True, description="drop control and zero-width characters")
     collapse_whitespace: bool = Field(True, description="one space for any run of whitespace")
     split_emoticons: bool = Field(
-        True, description="split jamo stuck to syllables: 아니욬ㅋㅋ → 아니요ㅋㅋㅋ, 쿠ㅜㅜ → ㅋㅜㅜㅜ"
+        True, description="split jamo stuck to syllables: 아니욬ㅋㅋ → 아니요ㅋㅋㅋ"
     )
     max_repeats: int = Field(
-        2, ge=0, description="shorten repeats (ㅋㅋㅋㅋ → ㅋㅋ, 하하하하 → 하하) with soynlp; 0: off"
+        2, ge=0, description="shorten repeats with soynlp (ㅋㅋㅋㅋ → ㅋㅋ); 0: off"
     )
 
 
 class SoynlpNormalizer(Plugin):
-    """Unicode NFC, control characters, whitespace, and soynlp's repeat normalizer (ㅋㅋㅋㅋ → ㅋㅋ)."""
+    """Unicode NFC, control characters, whitespace, repeats (ㅋㅋㅋㅋ → ㅋㅋ) with soynlp."""
 
     name = "normalize.soynlp"
     Config = NormalizeConfig
@@ -86,8 +86,9 @@ def split_emoticon_jamo(text: str) -> str:
     """Split a syllable that merges into a run of jamo emoticons, keeping every other syllable.
 
     ``욬ㅋㅋ`` → ``요ㅋㅋㅋ`` (a coda repeated by the next jamo); ``ㅋ쿠ㅜ`` → ``ㅋㅋㅜㅜ`` (a
-    crying/laughing syllable after its own initial, not followed by a syllable: ``ㅋㅋ카톡`` stays). soynlp's ``emoticon_normalize`` does this too
-    but drops the syllable before a jamo run when no split applies (좋네요ㅋㅋ → 좋네ㅋㅋ).
+    crying/laughing syllable after its own initial and before no syllable: ``ㅋㅋ카톡`` stays).
+    soynlp's ``emoticon_normalize`` does this too but drops the syllable before a jamo run when
+    no split applies (좋네요ㅋㅋ → 좋네ㅋㅋ), so this is the project's own.
     """
     out: list[str] = []
     for i, char in enumerate(text):

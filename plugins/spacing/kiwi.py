@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
 from pydantic import Field
 
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
 
 
 class KiwiSpacingConfig(PluginConfig):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
-
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
 
 
 class KiwiSplitter(Plugin):
@@ -25,6 +24,6 @@ class KiwiSplitter(Plugin):
         results = self.kiwi.split_into_sents(texts) if len(texts) > 1 else [
             self.kiwi.split_into_sents(texts[0])
         ]
-        for message, sentences in zip(messages, results):
+        for message, sentences in zip(messages, results, strict=True):
             message.sentences = [s.text for s in sentences if s.text.strip()]
         return messages

@@ -55,8 +55,8 @@ class KssSplitter(Plugin):
             )
             if len(non_empty) == 1 and (not split or isinstance(split[0], str)):
                 split = [split]  # some kss backends unwrap a one-item list
-            for i, sentences in zip(non_empty, split):
+            for i, sentences in zip(non_empty, split, strict=True):
                 results[i] = [s for s in sentences if s.strip()]
-        for message, sentences in zip(messages, results):
+        for message, sentences in zip(messages, results, strict=True):
             message.sentences = sentences
         return messages

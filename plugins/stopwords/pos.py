@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot_corpora import DEMO_DIR
-from chatbot_plugins.tokenize.tagsets import COARSE_TAGS
 from pydantic import Field, field_validator
 
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot_corpora import DEMO_DIR
+from chatbot_plugins.tokenize.tagsets import COARSE_TAGS
 
 if TYPE_CHECKING:
     from typing import Self

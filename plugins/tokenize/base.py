@@ -29,6 +29,6 @@ class TokenizerPlugin(Plugin):
 
     def process(self, messages: list[Message]) -> list[Message]:
         texts = [message.current_text for message in messages]
-        for message, tokens in zip(messages, self.tokenize_batch(texts)):
+        for message, tokens in zip(messages, self.tokenize_batch(texts), strict=True):
             message.tokens = tokens
         return messages

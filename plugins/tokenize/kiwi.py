@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
-from chatbot_plugins.tokenize import tagsets
-from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 from pydantic import Field
 
 from chatbot.message import Token
 from chatbot.plugin import PluginConfig
+from chatbot_plugins.kiwi_shared import KIWI_PACKAGE, get_kiwi
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
 
 class KiwiTokenizerConfig(PluginConfig):

@@ -7,13 +7,13 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from chatbot_plugins.tokenize import tagsets
-from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 from pydantic import Field
 
 from chatbot.errors import ChatbotError, MissingJavaError
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class KonlpyTokenizer(TokenizerPlugin):
         stems = self.tagger.pos(text, norm=self.config.okt_norm, stem=True)
         if len(stems) != len(tokens):
             return tokens
-        for token, (lemma, _) in zip(tokens, stems):
+        for token, (lemma, _) in zip(tokens, stems, strict=True):
             token.lemma = lemma
         return tokens
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatbot_plugins.tokenize import tagsets
-from chatbot_plugins.tokenize.base import PREDICATE_TAGS, TokenizerPlugin, make_token
-
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import PREDICATE_TAGS, TokenizerPlugin, make_token
 
 
 class MecabTokenizer(TokenizerPlugin):

@@ -6,13 +6,13 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from chatbot_plugins.tokenize import tagsets
-from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 from pydantic import Field
 
-from chatbot.errors import NotFittedError
+from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig, TrainContext
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
 if TYPE_CHECKING:
     from typing import Self
@@ -49,16 +49,22 @@ class SentencePieceTokenizer(TokenizerPlugin):
 
         texts = [m.current_text for m in context.upstream(corpus.texts()) if m.current_text]
         model = io.BytesIO()
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts),
-            model_writer=model,
-            vocab_size=self.config.vocab_size,
-            model_type=self.config.model_type,
-            character_coverage=self.config.character_coverage,
-            hard_vocab_limit=False,  # a small corpus may not support the full vocabulary
-            random_seed=context.seed,
-            minloglevel=2,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts),
+                model_writer=model,
+                vocab_size=self.config.vocab_size,
+                model_type=self.config.model_type,
+                character_coverage=self.config.character_coverage,
+                hard_vocab_limit=False,  # a small corpus may not support the full vocabulary
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            raise ChatbotError(
+                f"{self.name} could not train on {corpus.name}: {error}",
+                hint="raise vocab_size (Korean needs a piece for each common syllable) or "
+                "lower character_coverage",
+            ) from None
         self.model_proto = model.getvalue()
         self.processor = _processor(self.model_proto)
 

@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot_plugins.tokenize import tagsets
-from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 from pydantic import Field
 
 from chatbot.errors import NotFittedError
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig, TrainContext
+from chatbot_plugins.tokenize import tagsets
+from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
 if TYPE_CHECKING:
     from typing import Self
