@@ -71,7 +71,7 @@ def test_plugins_lists_every_builtin_with_settings(capsys):
 
 def test_validate_good_and_bad(capsys, tmp_path):
     code, out, _ = run(capsys, "validate", "default")
-    assert code == 0 and out.startswith("ok: ") and "split.kss → spacing.kiwi" in out
+    assert code == 0 and out.startswith("ok: ") and "split.kiwi → spacing.kiwi" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("pipeline:\n  - plugin: tokenize.kiwii\n  - plugin: split.kss\n    fast: 1\n")
     code, _, err = run(capsys, "validate", str(bad))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -50,9 +51,12 @@ class KssSplitter(Plugin):
         results: list[list[str]] = [[] for _ in texts]
         if non_empty:
             # One call for the whole batch; num_workers=1 keeps kss from forking processes.
-            split = self.kss.split_sentences(
-                [texts[i] for i in non_empty], backend=self.config.backend, num_workers=1
-            )
+            with warnings.catch_warnings():
+                # pecab's scoring overflows numpy scalars harmlessly and warns on every call.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                split = self.kss.split_sentences(
+                    [texts[i] for i in non_empty], backend=self.config.backend, num_workers=1
+                )
             if len(non_empty) == 1 and (not split or isinstance(split[0], str)):
                 split = [split]  # some kss backends unwrap a one-item list
             for i, sentences in zip(non_empty, split, strict=True):
