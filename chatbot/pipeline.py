@@ -88,8 +88,13 @@ class Pipeline:
         return self._run(self.plugins, messages)
 
     def warm_up(self) -> None:
-        """Process one short message so that models load now, not inside the first timing."""
-        self.process([Message("안녕하세요 반가워요")])
+        """Process a short message twice so that models load now, not in a user's first turn.
+
+        Twice, because Kiwi keeps the interpreter busy for about 25 ms after the first call of
+        each of its functions returns (lazy loading), which would land in the next message.
+        """
+        for _ in range(2):
+            self.process([Message("안녕하세요ㅋㅋㅋㅋ 반가워요!! 😊 ok 3시에 봐요")])
 
     def process_texts(self, texts: Iterable[str]) -> list[Message]:
         """Check and process raw texts as one batch."""
