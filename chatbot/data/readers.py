@@ -51,7 +51,9 @@ def read_table(
     """
     report = report if report is not None else ReadReport()
     lines = _open_text(path).splitlines()
-    reader = csv.reader(lines, delimiter=delimiter, quotechar='"' if delimiter == "," else "\0")
+    # Only CSV quotes fields; in TSV and pipe-separated text a quote is an ordinary character.
+    quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
     header: list[str] | None = None
     for line_number, row in enumerate(reader, start=1):
         if not any(cell.strip() for cell in row):
