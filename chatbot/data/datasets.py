@@ -1,6 +1,9 @@
-"""Datasets by name. For now the bundled ``demo`` corpus, written by this project.
+"""Datasets by name: the bundled ``demo`` corpus, the public ones in the catalog, and the
+user's own registered with ``chatbot data add``.
 
-The demo dataset is a folder of parts, each read whole (every file of its format):
+Files live under the data directory (``$CHATBOT_DATA_DIR``, else the user's cache), one folder
+per dataset; a reader takes every file of the dataset's format in its folder. The bundled corpus
+is a folder of parts, each read whole:
 
     dialog/*.tsv     question, answer, intent
     spam/*.tsv       text, label (spam | ham)
@@ -10,15 +13,41 @@ The demo dataset is a folder of parts, each read whole (every file of its format
 
 from __future__ import annotations
 
+import json
+import os
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from chatbot.data.catalog import CATALOG
 from chatbot.data.corpus import Corpus, Example
+from chatbot.data.formats import OOD_LABEL, READERS
 from chatbot.data.readers import ReadReport, read_lines, read_table
 from chatbot.errors import DatasetError
 from chatbot_corpora import DEMO_DIR
 
-KNOWN_DATASETS = ("demo",)
-OOD_LABEL = "ood"
+BUNDLED = "demo"
+LOCAL_INFO = "dataset.json"  # written by `chatbot data add` for a user's own dataset
+
+
+def data_dir() -> Path:
+    """``$CHATBOT_DATA_DIR``, else ``$XDG_CACHE_HOME`` (or ~/.cache)/korean-chatbot/data."""
+    if os.environ.get("CHATBOT_DATA_DIR"):
+        return Path(os.environ["CHATBOT_DATA_DIR"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "korean-chatbot" / "data"
+
+
+def dataset_folder(name: str) -> Path:
+    return DEMO_DIR if name == BUNDLED else data_dir() / name
+
+
+def known_names() -> list[str]:
+    """The bundled corpus, the catalog, and datasets the user added."""
+    added = []
+    if data_dir().is_dir():
+        added = sorted(p.parent.name for p in data_dir().glob(f"*/{LOCAL_INFO}"))
+    return [BUNDLED, *CATALOG, *[n for n in added if n not in CATALOG]]
 
 
 def load_corpus(names: list[str], skip_bad: bool = False) -> Corpus:
@@ -33,12 +62,43 @@ def load_corpus(names: list[str], skip_bad: bool = False) -> Corpus:
 
 
 def load_dataset(name: str, skip_bad: bool = False) -> Corpus:
-    """One dataset by name."""
-    if name == "demo":
+    """One dataset by name, read from its folder."""
+    if name == BUNDLED:
         return read_demo_folder(DEMO_DIR, skip_bad=skip_bad)
+    folder = dataset_folder(name)
+    fmt, pattern = _format_of(name, folder)
+    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.name != LOCAL_INFO)
+    if not files:
+        raise DatasetError(
+            f"dataset {name!r} has no {pattern} files in {folder}",
+            hint=f"chatbot data download {name}, or chatbot data add {name} PATH"
+            if name in CATALOG else f"chatbot data add {name} PATH",
+        )
+    return read_files(files, fmt, skip_bad=skip_bad, name=name)
+
+
+def read_files(files: list[Path], fmt: str, skip_bad: bool = False, name: str = "") -> Corpus:
+    """Read files of one format into one corpus."""
+    report = ReadReport()
+    corpus = Corpus(name=name or files[0].parent.name)
+    for path in files:
+        part = READERS[fmt](path, skip_bad, report)
+        corpus.examples.extend(part.examples)
+        corpus.sentences.extend(part.sentences)
+    corpus.skipped = report.skipped
+    return corpus
+
+
+def _format_of(name: str, folder: Path) -> tuple[str, str]:
+    if name in CATALOG:
+        return CATALOG[name].format, CATALOG[name].pattern
+    info_path = folder / LOCAL_INFO
+    if info_path.is_file():
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        return info["format"], info["pattern"]
     raise DatasetError(
-        f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN_DATASETS)}",
-        hint="name one of the known datasets in training.datasets",
+        f"unknown dataset {name!r}; known datasets: {', '.join(known_names())}",
+        hint="register your own with: chatbot data add NAME PATH",
     )
 
 
@@ -68,3 +128,21 @@ def read_demo_folder(folder: Path, skip_bad: bool = False) -> Corpus:
                  for _, text in read_lines(path)]
     return Corpus(examples=examples, sentences=sentences, name=folder.name,
                   skipped=report.skipped)
+
+
+def corpus_stats(corpus: Corpus) -> dict[str, Any]:
+    """Counts of what a corpus holds; keys are stable (0 where the corpus has none)."""
+    intents = Counter(e.intent for e in corpus.examples if e.intent)
+    spam = Counter(e.spam for e in corpus.examples if e.spam)
+    return {
+        "examples": len(corpus.examples),
+        "dialog_pairs": sum(1 for e in corpus.examples if e.answer),
+        "intents": len([label for label in intents if label != OOD_LABEL]),
+        "intent_counts": dict(sorted(intents.items())),
+        "spam": spam.get("spam", 0),
+        "ham": spam.get("ham", 0),
+        "abuse": spam.get("abuse", 0),
+        "ood": intents.get(OOD_LABEL, 0),
+        "sentences": len(corpus.sentences),
+        "skipped_rows": len(corpus.skipped),
+    }

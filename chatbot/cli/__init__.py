@@ -1,4 +1,7 @@
-"""The ``chatbot`` command line: the only place in the toolkit that prints."""
+"""The ``chatbot`` command line: the only place in the toolkit that prints.
+
+This module holds the parser and the pipeline verbs; ``chatbot.cli.data`` the ``data`` verbs.
+"""
 
 from __future__ import annotations
 
@@ -93,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="cpu | cuda | cuda:N | auto (overrides training.device)")
     _add_set_option(train)
     train.set_defaults(run=cmd_train)
+
+    from chatbot.cli.data import add_data_commands
+
+    add_data_commands(commands)
     return parser
 
 
@@ -253,7 +260,3 @@ def _process_stream(pipeline: Any, inputs: Iterator[tuple[str, bytes | str]], ba
         if len(batch) >= batch_size:
             yield from flush()
     yield from flush()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
