@@ -1,1 +1,1 @@
-"""Datasets, readers, the corpus model and (later) the dialog-log store."""
+"""Datasets, readers, the corpus model, splits, downloads, and the dialog-log format and store."""
