@@ -118,9 +118,22 @@ class Pipeline:
 
     # -- training ----------------------------------------------------------------------------
 
-    def fit(self, corpus: Corpus, seed: int | None = None, device: str = "cpu") -> None:
-        """Fit every plugin in order; each trains on the output of the fitted ones before it."""
-        seed = self.spec.training.seed if seed is None else seed
+    def fit(
+        self,
+        corpus: Corpus,
+        workdir: Path | None = None,
+        resume: bool = False,
+        progress: bool = False,
+    ) -> None:
+        """Fit every plugin in order; each trains on the output of the fitted ones before it.
+
+        Args:
+            corpus: the training data (each plugin makes its own dev split from it).
+            workdir: where training checkpoints go; None keeps none.
+            resume: continue from the checkpoints in ``workdir``.
+            progress: show progress bars.
+        """
+        training = self.spec.training
         for index, plugin in enumerate(self.plugins):
             upstream = self.plugins[:index]
 
@@ -129,7 +142,11 @@ class Pipeline:
 
             if plugin.trainable:
                 logger.info("fitting %s on %s (%d items)", plugin.name, corpus.name, len(corpus))
-            plugin.fit(corpus, TrainContext(upstream=run_upstream, seed=seed, device=device))
+            plugin.fit(corpus, TrainContext(
+                upstream=run_upstream, seed=training.seed, device=training.device,
+                precision=training.precision, workdir=workdir, resume=resume,
+                progress=progress, earlier=upstream,
+            ))
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -47,7 +47,13 @@ class TrainContext:
         upstream: runs the already-fitted earlier steps of the pipeline over raw texts, so a
             plugin trains on what it will see at run time (normalized, spaced, tokenized text).
         seed: the run's random seed.
-        device: the torch device string chosen for the run.
+        device: auto | cpu | cuda | cuda:N | mps.
+        precision: auto | fp32 | bf16 | fp16.
+        workdir: where checkpoints go (one folder per plugin); None: no checkpoints.
+        resume: continue from the checkpoints in ``workdir``.
+        progress: show progress bars.
+        earlier: the already-fitted plugins before this one, for plugins that build on another
+            (a classifier initialised from embed.word2vec's vectors).
     """
 
     upstream: Callable[[Iterable[str]], list[Message]] = field(
@@ -55,6 +61,11 @@ class TrainContext:
     )
     seed: int = 42
     device: str = "cpu"
+    precision: str = "auto"
+    workdir: Path | None = None
+    resume: bool = False
+    progress: bool = False
+    earlier: list[Plugin] = field(default_factory=list)
 
 
 class Plugin:

@@ -93,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("config", help="a YAML config file, or a bundled config name")
     train.add_argument("--out", required=True, help="directory to save the trained pipeline in")
-    train.add_argument("--device", help="cpu | cuda | cuda:N | auto (overrides training.device)")
+    train.add_argument("--device", help="cpu | cuda | cuda:N | mps | auto (overrides "
+                       "training.device)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run from its checkpoints (OUT.checkpoints)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_set_option(train)
     train.set_defaults(run=cmd_train)
 
@@ -183,20 +187,33 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
     from chatbot.config import load_config
     from chatbot.data.datasets import load_corpus
     from chatbot.pipeline import Pipeline
+    from chatbot.training import distributed
 
     overrides = list(args.overrides) + ([f"training.device={args.device}"] if args.device else [])
     spec = load_config(args.config, overrides)
     started = time.perf_counter()
     corpus = load_corpus(spec.training.datasets)
-    print(f"datasets {', '.join(spec.training.datasets)}: {len(corpus.examples):,} examples, "
-          f"{len(corpus.sentences):,} sentences", file=sys.stderr)
+    main_process = distributed.is_main_process_from_env()
+    if main_process:
+        print(f"datasets {', '.join(spec.training.datasets)}: {len(corpus.examples):,} examples,"
+              f" {len(corpus.sentences):,} sentences", file=sys.stderr)
+    checkpoints = Path(f"{Path(args.out).resolve()}.checkpoints")
+    if checkpoints.exists() and not args.resume and main_process:
+        shutil.rmtree(checkpoints)  # a fresh run must not pick up another run's epochs
+    distributed.barrier()
     pipeline = Pipeline.from_config(spec)
-    pipeline.fit(corpus)
-    out = pipeline.save(args.out)
-    print(f"saved {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    pipeline.fit(corpus, workdir=checkpoints, resume=args.resume, progress=not args.quiet)
+    if main_process:
+        out = pipeline.save(args.out)
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        print(f"saved {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    distributed.teardown()
     return 0
 
 

@@ -1,0 +1,1 @@
+"""One training loop for every torch plugin: device, precision, DDP, checkpoints, history."""

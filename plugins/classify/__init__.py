@@ -1,0 +1,1 @@
+"""Built-in classifiers: intent and spam/abuse."""
