@@ -104,7 +104,8 @@ def fit(
                         collate_fn=collate)
 
     folder = Path(context.workdir) / name if context.workdir else None
-    history, start_epoch, best_score, best_state, waited = History(monitor=monitor), 1, None, None, 0
+    history, start_epoch, waited = History(monitor=monitor), 1, 0
+    best_score, best_state = None, None
     if folder and context.resume and (folder / "checkpoint").is_dir():
         state = load_checkpoint(folder / "checkpoint", model, optimizer)
         history = History.from_dict(state["history"])

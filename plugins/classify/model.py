@@ -13,7 +13,9 @@ class AttentionPooling(nn.Module):
         super().__init__()
         self.score = nn.Linear(size, 1)
 
-    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, states: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         scores = self.score(states).squeeze(-1)  # (batch, length)
         scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1)  # (batch, length)
