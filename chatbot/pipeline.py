@@ -30,6 +30,7 @@ from chatbot.errors import ChatbotError, InputError, ModelLoadError
 from chatbot.message import Message
 from chatbot.plugin import Plugin, TrainContext
 from chatbot.registry import Registry
+from chatbot.training.loop import seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,9 @@ class Pipeline:
 
             if plugin.trainable:
                 logger.info("fitting %s on %s (%d items)", plugin.name, corpus.name, len(corpus))
+            # Seeded per plugin, before it builds its model: initial weights are reproducible
+            # and do not depend on what the plugins before it consumed.
+            seed_everything(training.seed)
             plugin.fit(corpus, TrainContext(
                 upstream=run_upstream, seed=training.seed, device=training.device,
                 precision=training.precision, workdir=workdir, resume=resume,

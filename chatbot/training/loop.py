@@ -99,7 +99,7 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     sampler = (DistributedSampler(train, shuffle=True, seed=context.seed)
                if distributed.is_distributed()
-               else RandomSampler(train, generator=torch.Generator().manual_seed(context.seed)))
+               else RandomSampler(train))
     loader = DataLoader(train, batch_size=settings.batch_size, sampler=sampler,
                         collate_fn=collate)
 
@@ -119,8 +119,12 @@ def fit(
         for epoch in range(start_epoch, settings.epochs + 1):
             if waited >= settings.patience:
                 break
+            # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same
+            # batches as one that was never interrupted.
             if isinstance(sampler, DistributedSampler):
                 sampler.set_epoch(epoch)
+            else:
+                sampler.generator = torch.Generator().manual_seed(context.seed + epoch)
             train_loss, count = _train_epoch(trained, loader, loss, optimizer, scaler, settings,
                                              device, dtype, f"{name} {epoch}/{settings.epochs}",
                                              context.progress)

@@ -25,7 +25,7 @@ class AttentionPooling(nn.Module):
 
 class TextClassifier(nn.Module):
     """Tokens → embeddings → BiGRU/BiLSTM or CNN → attention pooling, beside a bag of hashed
-    character n-grams (fastText-style); both feed one linear layer.
+    character n-grams (fastText-style); each has its own output layer and their logits add.
 
     The sequence branch reads word order; the n-gram branch is robust to typos and spacing,
     which chat text is full of. Trained together they act as a small ensemble.
@@ -49,7 +49,8 @@ class TextClassifier(nn.Module):
         self.pool = AttentionPooling(encoded)
         self.ngrams = nn.EmbeddingBag(ngram_buckets, ngram_dim, mode="mean", padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(encoded + ngram_dim, classes)
+        self.sequence_out = nn.Linear(encoded, classes)
+        self.ngram_out = nn.Linear(ngram_dim, classes)
 
     def forward(self, tokens: torch.Tensor, ngrams: torch.Tensor) -> torch.Tensor:
         mask = tokens != 0  # (batch, length)
@@ -65,4 +66,5 @@ class TextClassifier(nn.Module):
             states, _ = self.rnn(states)  # (batch, length, 2 * hidden)
         pooled, _ = self.pool(states, mask)  # (batch, encoded)
         bag = self.ngrams(ngrams)  # (batch, ngram_dim)
-        return self.out(self.dropout(torch.cat([pooled, bag], dim=-1)))  # (batch, classes)
+        # Two heads whose logits add up: each branch has to be predictive on its own.
+        return self.sequence_out(self.dropout(pooled)) + self.ngram_out(bag)  # (batch, classes)
