@@ -38,6 +38,7 @@ BUILTINS: dict[str, str] = {
     "tokenize.soynlp": "chatbot_plugins.tokenize.soynlp:SoynlpTokenizer",
     "tokenize.sentencepiece": "chatbot_plugins.tokenize.sentencepiece:SentencePieceTokenizer",
     "stopwords.pos": "chatbot_plugins.stopwords.pos:StopwordFilter",
+    "embed.word2vec": "chatbot_plugins.embed.word2vec:Word2VecEmbedder",
     "classify.intent": "chatbot_plugins.classify.intent:IntentClassifier",
     "classify.spam": "chatbot_plugins.classify.spam:SpamClassifier",
 }
