@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run from its checkpoints (OUT.checkpoints)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--skip-bad", action="store_true",
+                       help="skip malformed data rows (and say how many) instead of stopping")
     _add_set_option(train)
     train.set_defaults(run=cmd_train)
 
@@ -198,11 +200,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"training.device={args.device}"] if args.device else [])
     spec = load_config(args.config, overrides)
     started = time.perf_counter()
-    corpus = load_corpus(spec.training.datasets)
+    corpus = load_corpus(spec.training.datasets, skip_bad=args.skip_bad)
     main_process = distributed.is_main_process_from_env()
     if main_process:
+        skipped = f", {len(corpus.skipped):,} bad rows skipped" if corpus.skipped else ""
         print(f"datasets {', '.join(spec.training.datasets)}: {len(corpus.examples):,} examples,"
-              f" {len(corpus.sentences):,} sentences", file=sys.stderr)
+              f" {len(corpus.sentences):,} sentences{skipped}", file=sys.stderr)
     checkpoints = Path(f"{Path(args.out).resolve()}.checkpoints")
     if checkpoints.exists() and not args.resume and main_process:
         shutil.rmtree(checkpoints)  # a fresh run must not pick up another run's epochs
