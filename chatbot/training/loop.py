@@ -39,7 +39,8 @@ class TrainSettings(PluginConfig):
     """Settings every trainable torch plugin has (its config inherits them)."""
 
     epochs: int = Field(12, ge=1, description="most passes over the training data")
-    batch_size: int = Field(64, ge=1, description="examples per step (per process under DDP)")
+    batch_size: int = Field(64, ge=1, description="examples per step, shared among the "
+                            "processes under DDP")
     learning_rate: float = Field(2e-3, gt=0, description="AdamW learning rate")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     grad_clip: float = Field(1.0, ge=0, description="clip the gradient norm to this; 0: off")
@@ -100,8 +101,10 @@ def fit(
     sampler = (DistributedSampler(train, shuffle=True, seed=context.seed)
                if distributed.is_distributed()
                else RandomSampler(train))
-    loader = DataLoader(train, batch_size=settings.batch_size, sampler=sampler,
-                        collate_fn=collate)
+    # The batch is global: under DDP each process takes its share, so N processes take the
+    # same optimisation steps as one and reach the same quality, only faster.
+    per_process = max(1, settings.batch_size // distributed.world_size())
+    loader = DataLoader(train, batch_size=per_process, sampler=sampler, collate_fn=collate)
 
     folder = Path(context.workdir) / name if context.workdir else None
     history, start_epoch, waited = History(monitor=monitor), 1, 0
