@@ -32,15 +32,16 @@ BUILTINS: dict[str, str] = {
     "split.kiwi": "chatbot_plugins.split.kiwi:KiwiSplitter",
     "spacing.kiwi": "chatbot_plugins.spacing.kiwi:KiwiSpacing",
     "spacing.soyspacing": "chatbot_plugins.spacing.soyspacing:SoySpacing",
+    "spacing.bigru": "chatbot_plugins.spacing.bigru:BiGruSpacing",
     "tokenize.kiwi": "chatbot_plugins.tokenize.kiwi:KiwiTokenizer",
     "tokenize.mecab": "chatbot_plugins.tokenize.mecab:MecabTokenizer",
     "tokenize.konlpy": "chatbot_plugins.tokenize.konlpy:KonlpyTokenizer",
     "tokenize.soynlp": "chatbot_plugins.tokenize.soynlp:SoynlpTokenizer",
     "tokenize.sentencepiece": "chatbot_plugins.tokenize.sentencepiece:SentencePieceTokenizer",
     "stopwords.pos": "chatbot_plugins.stopwords.pos:StopwordFilter",
-    "embed.word2vec": "chatbot_plugins.embed.word2vec:Word2VecEmbedder",
     "classify.intent": "chatbot_plugins.classify.intent:IntentClassifier",
     "classify.spam": "chatbot_plugins.classify.spam:SpamClassifier",
+    "embed.word2vec": "chatbot_plugins.embed.word2vec:Word2VecEmbedder",
 }
 
 
