@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import sys
-
-import pytest
+from pathlib import Path
 
 from chatbot.cli import main
 from chatbot.registry import BUILTINS
@@ -111,10 +109,12 @@ def test_missing_model_directory_is_a_clear_error(capsys, tmp_path):
     assert code == 2 and "cannot load the pipeline" in err and "no such directory" in err
 
 
-@pytest.mark.skipif(shutil.which("chatbot") is None, reason="the console script is not installed")
 def test_console_script_end_to_end():
+    # The script pip installed beside this interpreter (PATH may not include the venv).
+    script = Path(sys.executable).with_name("chatbot")
+    assert script.exists(), f"no console script at {script}: is the project installed?"
     result = subprocess.run(
-        ["chatbot", "process", "--json", "-"], input="안녕하세요\n반가워요\n",
+        [str(script), "process", "--json", "-"], input="안녕하세요\n반가워요\n",
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
