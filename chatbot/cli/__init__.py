@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-        help="override a setting: training.seed=7, pipeline.1.backend=mecab or "
-        "split.kss.backend=mecab (repeatable)",
+        help="override a setting: training.seed=7, pipeline.0.max_repeats=3 or "
+        "normalize.soynlp.max_repeats=3 (repeatable)",
     )
 
 

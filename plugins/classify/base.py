@@ -22,7 +22,7 @@ from chatbot.training.checkpoint import load_weights, save_weights
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.vocab import Vocab
-from chatbot_plugins.classify.features import Encoded, collate, encode
+from chatbot_plugins.classify.features import Encoded, collate, encode, token_strings
 from chatbot_plugins.classify.model import TextClassifier
 
 if TYPE_CHECKING:
@@ -94,8 +94,6 @@ class ClassifierPlugin(Plugin):
         label_ids = {label: i for i, label in enumerate(self.labels)}
         train_messages = context.upstream(e.text for e in splits.train)
         dev_messages = context.upstream(e.text for e in splits.dev)
-        from chatbot_plugins.classify.features import token_strings
-
         self.vocab = Vocab.build((token_strings(m) for m in train_messages),
                                  max_size=config.max_vocab)
         train = [encode(m, self.vocab, config.ngram_buckets, label_ids[self.label_of(e)])
