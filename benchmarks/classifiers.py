@@ -31,7 +31,7 @@ from chatbot.pipeline import Pipeline
 
 TASKS = {
     "kochat_intent": ("kochat_intent", "kochat_intent"),  # dataset, config
-    "chatbotdata": ("chatbotdata", "chatbotdata_labels"),
+    "chatbotdata": ("chatbotdata", "chatbotdata"),
 }
 
 

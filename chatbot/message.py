@@ -82,6 +82,7 @@ class Message:
     spam: Prediction | None = None
     reply: str | None = None
     responder: str | None = None
+    reply_confidence: float | None = None
     notes: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +125,8 @@ class Message:
         if self.reply is not None:
             out["reply"] = self.reply
             out["responder"] = self.responder
+            if self.reply_confidence is not None:
+                out["reply_confidence"] = round(self.reply_confidence, 4)
         if self.notes:
             out["notes"] = dict(self.notes)
         out["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings_ms.items()}

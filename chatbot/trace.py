@@ -30,7 +30,9 @@ def format_trace(message: Message) -> str:
     if message.spam is not None:
         lines.append(_line("spam", f"{message.spam.label} ({message.spam.confidence:.2f})"))
     if message.reply is not None:
-        lines.append(_line("reply", f"{message.reply}  [{message.responder}]"))
+        confidence = ("" if message.reply_confidence is None
+                      else f" {message.reply_confidence:.2f}")
+        lines.append(_line("reply", f"{message.reply}  [{message.responder}{confidence}]"))
     for plugin, note in message.notes.items():
         lines.append(_line("note", f"{plugin}: {note}"))
     timings = " · ".join(f"{name} {ms:.2f}" for name, ms in message.timings_ms.items())

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
 from chatbot.pipeline import Pipeline
+
+# The tests' models are small: one thread is as fast as two, and it keeps torch from slowing
+# down tenfold when another process holds a core of a small shared machine.
+torch.set_num_threads(1)
 
 # Real messages as people type them: no spaces, typos, emoji, Latin mixed in, repeats.
 MESSY_TEXTS = [
@@ -38,7 +43,7 @@ def small_corpus(demo_corpus: Corpus) -> Corpus:
 def default_pipeline() -> Pipeline:
     from chatbot.config import load_config
 
-    return Pipeline.from_config(load_config("default"))
+    return Pipeline.from_config(load_config("text"))
 
 
 def build(yaml_text: str) -> Pipeline:

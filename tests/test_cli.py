@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chatbot.cli import main
 from chatbot.registry import BUILTINS
 
@@ -21,7 +23,8 @@ def run(capsys, *argv: str, stdin: bytes | None = None, monkeypatch=None) -> tup
 
 
 def test_process_prints_a_readable_trace(capsys):
-    code, out, _ = run(capsys, "process", "아버지가방에들어가신다 오늘날씨정말좋네요ㅋㅋㅋㅋ")
+    code, out, _ = run(capsys, "process", "--config", "text",
+                       "아버지가방에들어가신다 오늘날씨정말좋네요ㅋㅋㅋㅋ")
     assert code == 0
     for label in ("normalized", "sentences", "spaced", "morphemes", "kept", "time (ms)"):
         assert f"  {label}" in out
@@ -30,8 +33,8 @@ def test_process_prints_a_readable_trace(capsys):
 
 
 def test_process_json_lines_from_stdin(capsys, monkeypatch):
-    code, out, _ = run(capsys, "process", "--json", "-", stdin="안녕하세요\n반가워요\n".encode(),
-                       monkeypatch=monkeypatch)
+    code, out, _ = run(capsys, "process", "--config", "text", "--json", "-",
+                       stdin="안녕하세요\n반가워요\n".encode(), monkeypatch=monkeypatch)
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["text"] for line in lines] == ["안녕하세요", "반가워요"]
@@ -42,8 +45,8 @@ def test_bad_stdin_lines_are_reported_in_place_and_lose_nothing(capsys, monkeypa
     stdin = b"\n".join(
         ["첫 줄".encode(), b"\xff\xfe broken", "셋째\x00줄".encode(), "마지막".encode(), b""]
     )
-    code, out, _ = run(capsys, "process", "--json", "--batch-size", "2", "-", stdin=stdin,
-                       monkeypatch=monkeypatch)
+    code, out, _ = run(capsys, "process", "--config", "text", "--json", "--batch-size", "2",
+                       "-", stdin=stdin, monkeypatch=monkeypatch)
     assert code == 1
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["text"] == "첫 줄" and lines[3]["text"] == "마지막"
@@ -52,7 +55,7 @@ def test_bad_stdin_lines_are_reported_in_place_and_lose_nothing(capsys, monkeypa
 
 
 def test_overlong_argument_is_refused_with_the_limit(capsys):
-    code, _, err = run(capsys, "process", "가" * 5000)
+    code, _, err = run(capsys, "process", "--config", "text", "가" * 5000)
     assert code == 1 and "the limit is 2,000" in err
 
 
@@ -79,8 +82,8 @@ def test_validate_good_and_bad(capsys, tmp_path):
 
 
 def test_set_override_reaches_the_pipeline(capsys):
-    code, out, _ = run(capsys, "process", "--json", "--set", "normalize.soynlp.max_repeats=0",
-                       "ㅋㅋㅋㅋㅋㅋ")
+    code, out, _ = run(capsys, "process", "--config", "text", "--json", "--set",
+                       "normalize.soynlp.max_repeats=0", "ㅋㅋㅋㅋㅋㅋ")
     assert code == 0 and json.loads(out)["normalized"] == "ㅋㅋㅋㅋㅋㅋ"
 
 
@@ -114,9 +117,25 @@ def test_console_script_end_to_end():
     script = Path(sys.executable).with_name("chatbot")
     assert script.exists(), f"no console script at {script}: is the project installed?"
     result = subprocess.run(
-        [str(script), "process", "--json", "-"], input="안녕하세요\n반가워요\n",
-        capture_output=True, text=True, timeout=300,
+        [str(script), "process", "--config", "text", "--json", "-"],
+        input="안녕하세요\n반가워요\n", capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
     assert result.stderr == ""  # no library warnings leak into the user's terminal
+
+
+@pytest.mark.slow
+def test_process_without_a_model_trains_the_default_bot_once(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHATBOT_MODELS_DIR", str(tmp_path))
+    texts = ["안녕하세요 반가워요", "[Web발신] 무직자 당일 대출 승인 http://loan.example"]
+    code, out, _ = run(capsys, "process", "--json", *texts)
+    assert code == 0, out
+    greeting, spam = (json.loads(line) for line in out.splitlines())
+    assert greeting["intent"]["label"] == "greeting" and greeting["spam"]["label"] == "ham"
+    assert spam["spam"]["label"] == "spam" and spam["responder"] == "classify.spam"
+    (model,) = tmp_path.glob("default-*")
+    saved = (model / "manifest.json").stat().st_mtime_ns
+    code, out, _ = run(capsys, "process", "--json", "고마워요")
+    assert code == 0 and json.loads(out)["intent"]["label"] == "thanks"
+    assert (model / "manifest.json").stat().st_mtime_ns == saved  # found, not trained again

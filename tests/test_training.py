@@ -115,6 +115,58 @@ def test_one_label_only_is_a_clear_error():
         pipeline.fit(corpus)
 
 
+def test_an_ensemble_starts_from_word2vec_and_round_trips(demo_corpus, tmp_path):
+    text = """\
+pipeline:
+  - plugin: normalize.soynlp
+  - plugin: tokenize.mecab
+  - plugin: embed.word2vec
+    dim: 32
+    epochs: 1
+    use: all
+  - plugin: classify.intent
+    epochs: 2
+    embed_dim: 32
+    hidden: 32
+    ngram_buckets: 5000
+    members: 2
+training:
+  datasets: [demo]
+  seed: 3
+"""
+    pipeline = Pipeline.from_config(parse_config(text))
+    embedder, intent = pipeline.plugins[2], pipeline.plugins[3]
+    pipeline.fit(demo_corpus)
+    assert len(intent.model.members) == 2 and len(intent.histories) == 2
+    # Member 1 started from the word vectors: rows of frequent words keep their direction.
+    first = intent.model.members[0].embed.weight.detach()
+    word = "날씨"
+    row = intent.vocab.index[word]
+    start = embedder.vectors_for([word])[0]
+    assert torch.cosine_similarity(first[row], start, dim=0) > 0.5
+    # Two members with different seeds are different models.
+    second = intent.model.members[1].embed.weight.detach()
+    assert not torch.equal(first, second)
+    pipeline.save(tmp_path / "model")
+    state = tmp_path / "model" / "steps" / "03-classify.intent"
+    assert (state / "member-2" / "history.json").is_file()
+    loaded = Pipeline.load(tmp_path / "model")
+    texts = ["오늘 날씨 어때", "고마워요"]
+    before = [m.intent for m in pipeline.process_texts(texts)]
+    assert [m.intent for m in loaded.process_texts(texts)] == before
+    assert len(loaded.plugins[3].histories) == 2
+
+
+def test_word_vectors_of_another_size_are_a_clear_error(demo_corpus):
+    text = config_text(epochs=1).replace(
+        "  - plugin: classify.intent", "  - plugin: embed.word2vec\n    dim: 16\n    epochs: 1\n"
+        "  - plugin: classify.intent", 1)
+    pipeline = Pipeline.from_config(parse_config(text))
+    with pytest.raises(ChatbotError, match="embed_dim 32 differs") as caught:
+        pipeline.fit(demo_corpus)
+    assert "embed_dim=16" in caught.value.hint
+
+
 # -- checkpoints ---------------------------------------------------------------------------
 
 

@@ -75,11 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = process.add_mutually_exclusive_group()
     source.add_argument(
-        "--config", default="default",
-        help="config file or bundled config name (default: default); plugins that must be "
-        "trained need --model instead",
+        "--config",
+        help="a config of untrained plugins only: a file or a bundled name, e.g. 'text' (the "
+        "text plugins of the default bot); a config with trainable plugins needs --model",
     )
-    source.add_argument("--model", help="a trained pipeline directory (from chatbot train)")
+    source.add_argument(
+        "--model", help="a trained pipeline directory (from chatbot train); with neither "
+        "--model nor --config: the default bot, trained on the bundled corpus on first use",
+    )
     process.add_argument("--json", action="store_true", help="one JSON object per message (JSONL)")
     process.add_argument(
         "--batch-size", type=int, default=64, help="messages per batch for '-' (default: 64)"
@@ -227,10 +230,14 @@ def _open_pipeline(args: argparse.Namespace) -> Any:
     from chatbot.config import load_config
     from chatbot.pipeline import Pipeline
 
-    if args.model:
+    if args.model or not args.config:
         if args.overrides:
-            raise ChatbotError("--set applies to --config, not to a trained --model")
-        return Pipeline.load(args.model)
+            raise ChatbotError("--set applies to --config, not to a trained model")
+        if args.model:
+            return Pipeline.load(args.model)
+        from chatbot.default_model import ensure_default_model
+
+        return Pipeline.load(ensure_default_model(progress=sys.stderr.isatty()))
     spec = load_config(args.config, args.overrides)
     untrained = [step.plugin.name for step in spec.steps if step.plugin.trainable]
     if untrained:

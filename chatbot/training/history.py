@@ -38,6 +38,11 @@ class History:
             examples_per_second=data.get("examples_per_second", 0.0),
         )
 
+    @classmethod
+    def load(cls, folder: Path) -> History:
+        """Read ``history.json`` from ``folder``."""
+        return cls.from_dict(json.loads((folder / HISTORY_FILE).read_text(encoding="utf-8")))
+
     def save(self, folder: Path, title: str) -> None:
         """Write ``history.json`` and ``training_curve.png`` into ``folder``."""
         (folder / HISTORY_FILE).write_text(json.dumps(self.to_dict(), indent=2) + "\n",

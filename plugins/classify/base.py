@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -19,11 +20,11 @@ from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
 from chatbot.training.checkpoint import load_weights, save_weights
-from chatbot.training.history import History
-from chatbot.training.loop import TrainSettings, fit
+from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.loop import TrainSettings, fit, seed_everything
 from chatbot.training.vocab import Vocab
 from chatbot_plugins.classify.features import Encoded, collate, encode, token_strings
-from chatbot_plugins.classify.model import TextClassifier
+from chatbot_plugins.classify.model import Ensemble, TextClassifier
 
 if TYPE_CHECKING:
     from typing import Self
@@ -48,6 +49,14 @@ class ClassifierConfig(TrainSettings):
     balance_classes: bool = Field(
         True, description="weight the loss by inverse square-root class frequency"
     )
+    members: int = Field(
+        1, ge=1, le=10, description="classifiers trained with different seeds whose "
+        "predictions are averaged (an ensemble); each one adds its training time",
+    )
+    pretrained: Literal["auto", "none"] = Field(
+        "auto", description="auto: start the token embeddings from an earlier embed.word2vec "
+        "step's vectors when the pipeline has one; none: random start",
+    )
 
 
 class ClassifierPlugin(Plugin):
@@ -65,7 +74,7 @@ class ClassifierPlugin(Plugin):
         self.vocab: Vocab | None = None
         self.labels: list[str] = []
         self.temperature = 1.0
-        self.history = History()
+        self.histories: list[History] = []
 
     # -- what subclasses decide --------------------------------------------------------------
 
@@ -100,7 +109,6 @@ class ClassifierPlugin(Plugin):
                  for m, e in zip(train_messages, splits.train, strict=True)]
         dev = [encode(m, self.vocab, config.ngram_buckets, label_ids[self.label_of(e)])
                for m, e in zip(dev_messages, splits.dev, strict=True)]
-        self.model = self._new_model()
         weights = self._class_weights(counts) if config.balance_classes else None
 
         def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -108,17 +116,59 @@ class ClassifierPlugin(Plugin):
             class_weights = None if weights is None else weights.to(logits.device)
             return F.cross_entropy(logits, batch["labels"], weight=class_weights)
 
-        self.history = fit(self.model, train, dev, collate, loss, self._evaluate, config,
-                           context, self.name, monitor="dev_macro_f1")
+        members, self.histories = [], []
+        for index in range(config.members):
+            # Each member has its own seed (initialisation, dropout, batch order) and its own
+            # checkpoint folder, so an interrupted ensemble resumes where it stopped.
+            member_context = replace(context, seed=context.seed + index)
+            seed_everything(member_context.seed)
+            member = self._new_member()
+            if config.pretrained == "auto":
+                self._init_from_word_vectors(member, context)
+            label = self.name if config.members == 1 else f"{self.name}.{index + 1}"
+            self.histories.append(fit(member, train, dev, collate, loss, self._evaluate, config,
+                                      member_context, label, monitor="dev_macro_f1"))
+            members.append(member)
+        self.model = Ensemble(members).eval()
         self.temperature = self._calibrate(dev)
+        if config.members > 1:
+            with torch.no_grad():
+                logger.info("%s: ensemble of %d on dev: %s", self.name, config.members,
+                            self._evaluate(self.model, dev, "cpu"))
         logger.info("%s: best epoch %d, temperature %.2f", self.name, self.history.best_epoch,
                     self.temperature)
 
-    def _new_model(self) -> TextClassifier:
+    @property
+    def history(self) -> History:
+        """The first member's training history (the whole story when ``members`` is 1)."""
+        return self.histories[0] if self.histories else History()
+
+    def _new_member(self) -> TextClassifier:
         config = self.config
         return TextClassifier(len(self.vocab), len(self.labels), config.embed_dim, config.hidden,
                               config.encoder, config.ngram_buckets, config.ngram_dim,
                               config.dropout)
+
+    def _init_from_word_vectors(self, member: TextClassifier, context: TrainContext) -> None:
+        """Copy an earlier word2vec step's vectors into the embedding rows of known tokens."""
+        embedders = [p for p in context.earlier if hasattr(p, "vectors_for")]
+        if not embedders:
+            return
+        vectors = embedders[-1].vectors_for(self.vocab.tokens)  # (vocab, w2v dim)
+        table = member.embed.weight  # (vocab, embed_dim)
+        if vectors.shape[1] != table.shape[1]:
+            raise ChatbotError(
+                f"{self.name}: embed_dim {table.shape[1]} differs from {embedders[-1].name}'s "
+                f"dim {vectors.shape[1]}",
+                hint=f"set {self.name}.embed_dim={vectors.shape[1]}, or pretrained=none",
+            )
+        known = vectors.abs().sum(dim=1) > 0  # (vocab,) rows word2vec has a vector for
+        # Scale the vectors to the random rows' spread so neither kind dominates at the start.
+        scale = table[~known].std() / vectors[known].std().clamp_min(1e-6) if known.any() else 1
+        with torch.no_grad():
+            table[known] = vectors[known] * scale
+        logger.info("%s: %d of %d token embeddings start from %s", self.name,
+                    int(known.sum()), len(known), embedders[-1].name)
 
     def _class_weights(self, counts: Counter) -> torch.Tensor:
         raw = torch.tensor([counts[label] ** -0.5 for label in self.labels])
@@ -191,7 +241,13 @@ class ClassifierPlugin(Plugin):
         meta = {"labels": self.labels, "temperature": self.temperature,
                 "vocab": self.vocab.to_json()}
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        self.history.save(path, self.name)
+        for history, folder in zip(self.histories, self._history_folders(path), strict=False):
+            folder.mkdir(exist_ok=True)
+            history.save(folder, self.name)
+
+    def _history_folders(self, path: Path) -> list[Path]:
+        """history.json of member 1 beside the model, of members 2.. in member-N/."""
+        return [path] + [path / f"member-{i}" for i in range(2, self.config.members + 1)]
 
     @classmethod
     def load(cls, path: Path, config: ClassifierConfig) -> Self:
@@ -200,7 +256,9 @@ class ClassifierPlugin(Plugin):
         plugin.labels = [str(label) for label in meta["labels"]]
         plugin.temperature = float(meta["temperature"])
         plugin.vocab = Vocab.from_json(meta["vocab"])
-        plugin.model = plugin._new_model()
+        plugin.model = Ensemble([plugin._new_member() for _ in range(config.members)])
         load_weights(plugin.model, path / WEIGHTS_FILE)
         plugin.model.eval()
+        plugin.histories = [History.load(folder) for folder in plugin._history_folders(path)
+                            if (folder / HISTORY_FILE).is_file()]
         return plugin

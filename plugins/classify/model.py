@@ -68,3 +68,18 @@ class TextClassifier(nn.Module):
         bag = self.ngrams(ngrams)  # (batch, ngram_dim)
         # Two heads whose logits add up: each branch has to be predictive on its own.
         return self.sequence_out(self.dropout(pooled)) + self.ngram_out(bag)  # (batch, classes)
+
+
+class Ensemble(nn.Module):
+    """Members trained apart (different seeds); their log-probabilities are averaged, which
+    is the log of a geometric mean of their predictions, so it calibrates like one model."""
+
+    def __init__(self, members: list[TextClassifier]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, tokens: torch.Tensor, ngrams: torch.Tensor) -> torch.Tensor:
+        stacked = torch.stack(
+            [torch.log_softmax(member(tokens, ngrams), dim=-1) for member in self.members]
+        )  # (members, batch, classes)
+        return stacked.mean(dim=0)  # (batch, classes)

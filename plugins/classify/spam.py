@@ -19,6 +19,10 @@ class SpamConfig(ClassifierConfig):
         description="the reply to a flagged message",
     )
     include_abuse: bool = Field(True, description="treat abusive examples (curse) as flagged")
+    dialog_as_ham: bool = Field(
+        True, description="count the questions of the dialog and intent data (out-of-domain "
+        "ones included) as ham, so that ordinary requests are not refused",
+    )
 
 
 class SpamClassifier(ClassifierPlugin):
@@ -31,7 +35,10 @@ class SpamClassifier(ClassifierPlugin):
     def label_of(self, example: Example) -> str | None:
         if example.spam == "abuse":
             return FLAGGED if self.config.include_abuse else None
-        return {"spam": FLAGGED, "ham": "ham"}.get(example.spam or "")
+        if example.spam is None:
+            has_dialog_label = example.intent is not None or example.answer is not None
+            return "ham" if self.config.dialog_as_ham and has_dialog_label else None
+        return {"spam": FLAGGED, "ham": "ham"}.get(example.spam)
 
     def assign(self, message: Message, probabilities: dict[str, float]) -> None:
         score = probabilities.get(FLAGGED, 0.0)

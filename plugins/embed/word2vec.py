@@ -369,8 +369,7 @@ class Word2VecEmbedder(Plugin):
         plugin._set_vectors(vectors)
         plugin.sif_component = component
         if (path / HISTORY_FILE).is_file():
-            history = json.loads((path / HISTORY_FILE).read_text(encoding="utf-8"))
-            plugin.history = History.from_dict(history)
+            plugin.history = History.load(path)
         return plugin
 
 

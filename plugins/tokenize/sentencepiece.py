@@ -45,27 +45,11 @@ class SentencePieceTokenizer(TokenizerPlugin):
         self.processor = None if model_proto is None else _processor(model_proto)
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        import sentencepiece
-
         texts = [m.current_text for m in context.upstream(corpus.texts()) if m.current_text]
-        model = io.BytesIO()
-        try:
-            sentencepiece.SentencePieceTrainer.train(
-                sentence_iterator=iter(texts),
-                model_writer=model,
-                vocab_size=self.config.vocab_size,
-                model_type=self.config.model_type,
-                character_coverage=self.config.character_coverage,
-                hard_vocab_limit=False,  # a small corpus may not support the full vocabulary
-                minloglevel=2,
-            )
-        except RuntimeError as error:
-            raise ChatbotError(
-                f"{self.name} could not train on {corpus.name}: {error}",
-                hint="raise vocab_size (Korean needs a piece for each common syllable) or "
-                "lower character_coverage",
-            ) from None
-        self.model_proto = model.getvalue()
+        self.model_proto = train_sentencepiece(
+            texts, self.config.vocab_size, self.config.model_type,
+            self.config.character_coverage, f"{self.name} on {corpus.name}",
+        )
         self.processor = _processor(self.model_proto)
 
     def tokenize_batch(self, texts: list[str]) -> list[list[Token]]:
@@ -84,6 +68,36 @@ class SentencePieceTokenizer(TokenizerPlugin):
     @classmethod
     def load(cls, path: Path, config: SentencePieceConfig) -> Self:
         return cls(config, (path / MODEL_FILE).read_bytes())
+
+
+def train_sentencepiece(texts: list[str], vocab_size: int, model_type: str = "unigram",
+                        character_coverage: float = 0.9995, what: str = "sentencepiece",
+                        **options: Any) -> bytes:
+    """Train a sentencepiece model on ``texts`` in memory; returns its serialized proto.
+
+    ``options`` go to the trainer as they are (special ids, user-defined symbols...).
+    """
+    import sentencepiece
+
+    model = io.BytesIO()
+    try:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            hard_vocab_limit=False,  # a small corpus may not support the full vocabulary
+            minloglevel=2,
+            **options,
+        )
+    except RuntimeError as error:
+        raise ChatbotError(
+            f"{what}: sentencepiece could not train: {error}",
+            hint="raise vocab_size (Korean needs a piece for each common syllable) or "
+            "lower character_coverage",
+        ) from None
+    return model.getvalue()
 
 
 def _token(piece: str) -> Token:
