@@ -1,0 +1,1 @@
+"""Fallbacks: the responder of last resort."""

@@ -1,0 +1,1 @@
+"""Responders: plugins that write a reply."""
