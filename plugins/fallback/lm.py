@@ -1,0 +1,249 @@
+"""fallback.lm: a language model that answers whatever the responders before it declined.
+
+It learns the dialog corpus as "question <sep> answer" sequences, so that given a question
+and <sep> it continues with an answer. Sampling is top-k / top-p with a temperature, seeded
+per message so the same message gets the same reply. It always answers: when even its own
+reply is unlikely (mean token probability below ``threshold``), it gives the canned reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.nn import functional as F
+
+from chatbot.data.splits import split_examples
+from chatbot.errors import ChatbotError, NotFittedError
+from chatbot.message import Message
+from chatbot.plugin import Package, Plugin, TrainContext
+from chatbot.training.checkpoint import load_weights, save_weights
+from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.loop import TrainSettings, fit
+from chatbot_plugins.fallback.lm_model import LstmLanguageModel
+from chatbot_plugins.respond.sampling import filter_logits
+from chatbot_plugins.respond.subwords import BOS, EOS, PAD, SEP, Subwords
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from chatbot.data.corpus import Corpus
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "lm.safetensors"
+VOCAB_FILE = "subwords.model"
+META_FILE = "lm.json"
+MAX_PROMPT = 48  # subwords of the question the model sees (its end)
+
+
+class LanguageModelConfig(TrainSettings):
+    epochs: int = Field(20, ge=1, description="most passes over the dialog pairs")
+    learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
+    vocab_size: int = Field(4000, ge=100, description="sentencepiece vocabulary size")
+    embed_dim: int = Field(256, ge=8, description="embedding size (tied with the output)")
+    hidden: int = Field(512, ge=8, description="LSTM size")
+    layers: int = Field(2, ge=1, le=4, description="LSTM layers")
+    dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
+    max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
+    temperature: float = Field(0.8, gt=0, description="below 1: safer replies; above: bolder")
+    top_k: int = Field(40, ge=0, description="sample among the k likeliest subwords; 0: all")
+    top_p: float = Field(0.9, gt=0, le=1, description="...and among the smallest set "
+                         "holding this much probability")
+    seed: int = Field(0, description="sampling seed; the same message and seed give the "
+                      "same reply")
+    threshold: float = Field(0.15, ge=0, le=1, description="below this mean token "
+                             "probability the canned reply is given instead")
+    canned_reply: str = Field(
+        "음, 제가 잘 이해하지 못했어요. 조금 다르게 말씀해 주시겠어요?",
+        description="the reply when even the language model is unsure",
+    )
+
+
+class LanguageModelFallback(Plugin):
+    """An LSTM language model over question <sep> answer; answers every open message."""
+
+    name = "fallback.lm"
+    Config = LanguageModelConfig
+    requires = ("text",)
+    assigns = ("reply",)
+    packages = (Package("torch", "torch"), Package("sentencepiece", "sentencepiece"))
+    trainable = True
+
+    def __init__(self, config: LanguageModelConfig) -> None:
+        super().__init__(config)
+        self.model: LstmLanguageModel | None = None
+        self.subwords: Subwords | None = None
+        self.history = History()
+        self.dev_perplexity: float | None = None
+
+    # -- training ----------------------------------------------------------------------------
+
+    def fit(self, corpus: Corpus, context: TrainContext) -> None:
+        pairs = [e for e in corpus.examples if e.answer]
+        if not pairs:
+            raise ChatbotError(f"{self.name} needs dialog pairs; {corpus.name} has none",
+                               hint="add a dialog dataset (demo, chatbotdata) to "
+                               "training.datasets")
+        config = self.config
+        questions = [_text_of(m) for m in context.upstream(e.text for e in pairs)]
+        answers = [e.answer for e in pairs]
+        self.subwords = Subwords.train(questions + answers, config.vocab_size, self.name)
+        sequences = self._sequences(questions, answers)
+        indices = {id(e): i for i, e in enumerate(pairs)}
+        splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
+        train = [sequences[indices[id(e)]] for e in splits.train]
+        dev = [sequences[indices[id(e)]] for e in splits.dev]
+        self.model = self._new_model()
+        self.history = fit(self.model, train, dev, collate, _loss, _evaluate, config, context,
+                           self.name, monitor="dev_answer_log_likelihood")
+        best = max(self.history.epochs, key=lambda row: row["dev_answer_log_likelihood"])
+        self.dev_perplexity = best["dev_perplexity"]
+        logger.info("%s: dev perplexity of answers %.1f", self.name, self.dev_perplexity)
+
+    def _sequences(self, questions: list[str], answers: list[str]) -> list[tuple[list, int]]:
+        """[BOS] question [SEP] answer [EOS], and where the answer starts."""
+        out = []
+        encoded_q, encoded_a = self.subwords.encode(questions), self.subwords.encode(answers)
+        for question, answer in zip(encoded_q, encoded_a, strict=True):
+            prompt = [BOS, *question[-MAX_PROMPT:], SEP]
+            out.append((prompt + answer[: self.config.max_reply] + [EOS], len(prompt)))
+        return out
+
+    def _new_model(self) -> LstmLanguageModel:
+        config = self.config
+        return LstmLanguageModel(len(self.subwords), config.embed_dim, config.hidden,
+                                 config.layers, config.dropout)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        open_messages = [m for m in messages if m.reply is None]
+        if not open_messages:
+            return messages
+        for message, (reply, confidence) in zip(open_messages, self.generate(open_messages),
+                                                 strict=True):
+            if confidence < self.config.threshold or not reply.strip():
+                message.notes[self.name] = (
+                    f"unsure (confidence {confidence:.2f} below {self.config.threshold}): "
+                    f"canned reply instead of {reply[:30]!r}"
+                )
+                reply = self.config.canned_reply
+            message.reply, message.responder = reply, self.name
+            message.reply_confidence = confidence
+        return messages
+
+    def generate(self, messages: list[Message]) -> list[tuple[str, float]]:
+        """A sampled reply for each message and its mean token probability (0..1)."""
+        if self.model is None:
+            raise NotFittedError(self.name)
+        config = self.config
+        prompts = [[BOS, *ids[-MAX_PROMPT:], SEP]
+                   for ids in self.subwords.encode([_text_of(m) for m in messages])]
+        lengths = torch.tensor([len(p) for p in prompts])  # (batch,)
+        padded = torch.zeros(len(prompts), int(lengths.max()), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            padded[row, : len(prompt)] = torch.tensor(prompt)
+        # One generator per message: its reply does not depend on the rest of the batch.
+        generators = [torch.Generator().manual_seed(
+            config.seed * 1_000_003 + zlib.crc32(m.text.encode())) for m in messages]
+        replies: list[list[int]] = [[] for _ in messages]
+        log_probs = torch.zeros(len(messages))  # (batch,)
+        done = torch.zeros(len(messages), dtype=torch.bool)  # (batch,)
+        with torch.no_grad():
+            logits, state = self.model.encode_prompts(padded, lengths)  # (batch, vocab)
+            for _ in range(config.max_reply):
+                logits[:, PAD] = -math.inf
+                sampling = filter_logits(logits / config.temperature, config.top_k,
+                                         config.top_p)  # (batch, vocab)
+                probabilities = torch.softmax(sampling, dim=-1)  # (batch, vocab)
+                chosen = torch.stack([torch.multinomial(probabilities[row], 1, generator=g)[0]
+                                      for row, g in enumerate(generators)])  # (batch,)
+                step = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]  # (batch,)
+                for row, token in enumerate(chosen.tolist()):
+                    if not done[row]:
+                        log_probs[row] += step[row]
+                        if token == EOS:
+                            done[row] = True
+                        else:
+                            replies[row].append(token)
+                if bool(done.all()):
+                    break
+                logits, state = self.model(chosen[:, None], state)
+                logits = logits[:, 0]  # (batch, vocab)
+        counts = torch.tensor([len(r) + 1 for r in replies], dtype=torch.float)  # (+ EOS)
+        confidences = (log_probs / counts).exp().tolist()
+        return [(self.subwords.decode(ids), c) for ids, c in zip(replies, confidences,
+                                                                  strict=True)]
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        if self.model is None:
+            raise NotFittedError(self.name)
+        save_weights(self.model, path / WEIGHTS_FILE)
+        self.subwords.save(path / VOCAB_FILE)
+        (path / META_FILE).write_text(json.dumps({"dev_perplexity": self.dev_perplexity}),
+                                      encoding="utf-8")
+        self.history.save(path, self.name)
+
+    @classmethod
+    def load(cls, path: Path, config: LanguageModelConfig) -> Self:
+        plugin = cls(config)
+        plugin.subwords = Subwords.load(path / VOCAB_FILE)
+        plugin.model = plugin._new_model()
+        load_weights(plugin.model, path / WEIGHTS_FILE)
+        plugin.model.eval()
+        plugin.dev_perplexity = json.loads((path / META_FILE).read_text())["dev_perplexity"]
+        if (path / HISTORY_FILE).is_file():
+            plugin.history = History.load(path)
+        return plugin
+
+
+def _text_of(message: Message) -> str:
+    return message.normalized if message.normalized is not None else message.text
+
+
+def collate(batch: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:
+    """Inputs and next-token targets; ``answer`` marks the targets inside the answer."""
+    length = max(len(sequence) for sequence, _ in batch) - 1
+    inputs = torch.zeros(len(batch), length, dtype=torch.long)  # (batch, length)
+    targets = torch.zeros(len(batch), length, dtype=torch.long)  # (batch, length)
+    answer = torch.zeros(len(batch), length, dtype=torch.bool)  # (batch, length)
+    for row, (sequence, answer_start) in enumerate(batch):
+        size = len(sequence) - 1
+        inputs[row, :size] = torch.tensor(sequence[:-1])
+        targets[row, :size] = torch.tensor(sequence[1:])
+        answer[row, answer_start - 1: size] = True
+    return {"inputs": inputs, "targets": targets, "answer": answer}
+
+
+def _loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    logits, _ = model(batch["inputs"])  # (batch, length, vocab)
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch["targets"].flatten(),
+                           ignore_index=PAD)
+
+
+def _evaluate(model: nn.Module, dev: list, device: torch.device) -> dict[str, float]:
+    total_nll, total_tokens, answer_nll, answer_tokens = 0.0, 0, 0.0, 0
+    for start in range(0, len(dev), 128):
+        batch = {k: v.to(device) for k, v in collate(dev[start:start + 128]).items()}
+        logits, _ = model(batch["inputs"])  # (batch, length, vocab)
+        nll = F.cross_entropy(logits.transpose(1, 2).float(), batch["targets"],
+                              ignore_index=PAD, reduction="none")  # (batch, length)
+        real = batch["targets"] != PAD  # (batch, length)
+        total_nll += float(nll[real].sum())
+        total_tokens += int(real.sum())
+        answer_nll += float(nll[batch["answer"]].sum())
+        answer_tokens += int(batch["answer"].sum())
+    mean_answer = answer_nll / max(answer_tokens, 1)
+    return {"dev_loss": total_nll / max(total_tokens, 1),
+            "dev_answer_log_likelihood": -mean_answer,
+            "dev_perplexity": math.exp(min(mean_answer, 50.0))}

@@ -1,0 +1,46 @@
+"""The subword vocabulary of the generators (respond.seq2seq, fallback.lm): sentencepiece
+with fixed special ids, so that model ids and vocabulary ids are the same numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chatbot_plugins.tokenize.sentencepiece import train_sentencepiece
+
+PAD, UNK, BOS, EOS, SEP = 0, 1, 2, 3, 4
+SEP_PIECE = "<sep>"
+
+
+class Subwords:
+    """Text <-> ids with a sentencepiece model; decoding gives back spaced Korean text."""
+
+    def __init__(self, model_proto: bytes) -> None:
+        import sentencepiece
+
+        self.model_proto = model_proto
+        self.processor: Any = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
+
+    @classmethod
+    def train(cls, texts: list[str], vocab_size: int, what: str) -> Subwords:
+        proto = train_sentencepiece(
+            texts, vocab_size, "unigram", 0.9995, what, pad_id=PAD, unk_id=UNK, bos_id=BOS,
+            eos_id=EOS, user_defined_symbols=[SEP_PIECE],
+        )
+        return cls(proto)
+
+    def __len__(self) -> int:
+        return self.processor.get_piece_size()
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self.processor.encode(texts)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.processor.decode([i for i in ids if i > SEP])
+
+    def save(self, path: Path) -> None:
+        path.write_bytes(self.model_proto)
+
+    @classmethod
+    def load(cls, path: Path) -> Subwords:
+        return cls(path.read_bytes())

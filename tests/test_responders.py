@@ -1,0 +1,159 @@
+"""The responders and the fallback: each on its own, and chained as the default bot chains them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from chatbot.config import parse_config
+from chatbot.data.corpus import Corpus, Example
+from chatbot.errors import ChatbotError
+from chatbot.message import Message, Prediction
+from chatbot.pipeline import Pipeline
+from chatbot.trace import format_trace
+from chatbot_plugins.respond.sampling import filter_logits
+from chatbot_plugins.respond.template import TemplateConfig, TemplateResponder
+
+CHAIN = """\
+pipeline:
+  - plugin: normalize.soynlp
+  - plugin: tokenize.mecab
+  - plugin: embed.word2vec
+    dim: 32
+    epochs: 2
+  - plugin: classify.intent
+    epochs: 4
+    embed_dim: 32
+    hidden: 32
+    ngram_buckets: 5000
+  - plugin: respond.template
+  - plugin: respond.retrieval
+    threshold: 0.75
+  - plugin: respond.seq2seq
+    epochs: 3
+    embed_dim: 32
+    hidden: 64
+    vocab_size: 1500
+    threshold: 0.9
+  - plugin: fallback.lm
+    epochs: 3
+    embed_dim: 32
+    hidden: 64
+    layers: 1
+    vocab_size: 1500
+training:
+  datasets: [demo]
+  seed: 5
+"""
+
+
+@pytest.fixture(scope="module")
+def bot(demo_corpus) -> Pipeline:
+    pipeline = Pipeline.from_config(parse_config(CHAIN))
+    pipeline.fit(demo_corpus)
+    return pipeline
+
+
+def plugin(pipeline: Pipeline, name: str):
+    return next(p for p in pipeline.plugins if p.name == name)
+
+
+# -- respond.template ----------------------------------------------------------------------
+
+
+def test_template_answers_confident_intents_and_declines_the_rest():
+    template = TemplateResponder(TemplateConfig())
+    sure = Message("안녕하세요", intent=Prediction("greeting", 0.95))
+    unsure = Message("안녕?", intent=Prediction("greeting", 0.4))
+    other = Message("배고파", intent=Prediction("food", 0.99))
+    template.process([sure, unsure, other])
+    assert sure.reply in template.table["greeting"] and sure.responder == "respond.template"
+    assert sure.reply_confidence == 0.95
+    assert unsure.reply is None and "below threshold 0.7" in unsure.notes["respond.template"]
+    assert other.reply is None and "no template for intent food" in other.notes[template.name]
+    again = Message("안녕하세요", intent=Prediction("greeting", 0.95))
+    assert template.process([again])[0].reply == sure.reply  # same message, same variation
+
+
+def test_template_table_from_config_and_a_missing_table(tmp_path):
+    template = TemplateResponder(TemplateConfig(responses={"food": ["맛있는 거 드세요!"]}))
+    message = template.process([Message("배고파", intent=Prediction("food", 0.9))])[0]
+    assert message.reply == "맛있는 거 드세요!"
+    with pytest.raises(ChatbotError, match="not found"):
+        TemplateResponder(TemplateConfig(table=str(tmp_path / "none.tsv")))
+
+
+# -- the chain -----------------------------------------------------------------------------
+
+
+def test_every_message_gets_a_reply_and_the_trace_says_who_and_why(bot):
+    texts = ["안녕하세요", "오늘 너무 우울해", "양자역학의 불확정성 원리를 설명해 줘", "ㅁㄴㅇㄹ"]
+    messages = bot.process_texts(texts)
+    assert all(m.reply and m.responder for m in messages)
+    assert messages[0].responder == "respond.template"
+    for message in messages:
+        order = [p.name for p in bot.plugins if p.name.startswith(("respond.", "fallback."))]
+        answered_at = order.index(message.responder)
+        # Every responder before the one that answered says why it declined; none after it.
+        assert all(name in message.notes for name in order[:answered_at])
+        assert all(name not in message.notes for name in order[answered_at + 1:])
+        assert 0 <= message.reply_confidence <= 1
+        assert f"[{message.responder} " in format_trace(message)
+
+
+def test_retrieval_returns_the_answer_of_a_training_question(bot, demo_corpus):
+    retrieval = plugin(bot, "respond.retrieval")
+    example = next(e for e in demo_corpus.examples if e.answer and e.intent == "weather")
+    message = bot.process_texts([example.text])[0]
+    assert message.extras["retrieval"]["similarity"] > 0.99
+    answers = retrieval.answers[retrieval.questions.index(example.text)]
+    assert message.reply in answers or message.responder == "respond.template"
+
+
+def test_seq2seq_decodes_in_batches_like_one_by_one_with_attention(bot):
+    seq2seq = plugin(bot, "respond.seq2seq")
+    texts = ["배고파 뭐 먹지", "내일 비 와?", "고마워"]
+    batch = seq2seq.decode(texts)
+    for index, text in enumerate(texts):
+        single = seq2seq.decode([text])
+        assert single.tokens[0] == batch.tokens[index]
+        assert single.scores[0] == pytest.approx(batch.scores[index], abs=1e-4)
+    message = Message("배고파 뭐 먹지", normalized="배고파 뭐 먹지")
+    seq2seq.answer([message])
+    attention = message.extras["attention"]
+    weights = torch.tensor(attention["weights"])
+    assert weights.shape == (len(attention["reply"]), len(attention["source"]))
+    assert torch.allclose(weights.sum(dim=1), torch.ones(len(weights)), atol=0.01)
+
+
+def test_fallback_always_answers_repeatably_and_cans_what_it_doubts(bot):
+    lm = plugin(bot, "fallback.lm")
+    assert 1 < lm.dev_perplexity < 800
+    first = lm.generate([Message("주말에 뭐 하지")])[0]
+    assert lm.generate([Message("주말에 뭐 하지"), Message("아무거나")])[0] == first
+    lm.config = lm.config.model_copy(update={"threshold": 1.0})
+    message = lm.process([Message("주말에 뭐 하지")])[0]
+    assert message.reply == lm.config.canned_reply and "unsure" in message.notes[lm.name]
+
+
+def test_the_trained_chain_round_trips(bot, tmp_path):
+    bot.save(tmp_path / "bot")
+    loaded = Pipeline.load(tmp_path / "bot")
+    texts = ["안녕하세요", "주말에 뭐 하지", "회사 가기 싫다"]
+    before = [(m.reply, m.responder) for m in bot.process_texts(texts)]
+    assert [(m.reply, m.responder) for m in loaded.process_texts(texts)] == before
+
+
+def test_responders_need_dialog_pairs():
+    text = CHAIN.split("  - plugin: embed.word2vec")[0] + "  - plugin: respond.retrieval\n"
+    pipeline = Pipeline.from_config(parse_config(text))
+    with pytest.raises(ChatbotError, match="needs dialog pairs"):
+        pipeline.fit(Corpus(examples=[Example("안녕", intent="greeting")]))
+
+
+def test_top_k_and_top_p_keep_the_likeliest_tokens():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
+    assert torch.isfinite(filter_logits(logits, top_k=2)).sum() == 2
+    kept = torch.isfinite(filter_logits(logits, top_p=0.7))
+    assert kept.tolist() == [[True, True, False, False, False]]
+    assert torch.isfinite(filter_logits(logits, top_p=0.01)).sum() == 1
