@@ -157,3 +157,34 @@ def test_top_k_and_top_p_keep_the_likeliest_tokens():
     kept = torch.isfinite(filter_logits(logits, top_p=0.7))
     assert kept.tolist() == [[True, True, False, False, False]]
     assert torch.isfinite(filter_logits(logits, top_p=0.01)).sum() == 1
+
+
+def test_hybrid_retrieval_uses_sentence_vectors_and_round_trips(demo_corpus, tmp_path):
+    text = """\
+pipeline:
+  - plugin: normalize.soynlp
+  - plugin: tokenize.mecab
+  - plugin: embed.word2vec
+    dim: 16
+    epochs: 1
+  - plugin: respond.retrieval
+    method: hybrid
+"""
+    pipeline = Pipeline.from_config(parse_config(text))
+    pipeline.fit(demo_corpus)
+    question = next(e.text for e in demo_corpus.examples if e.answer)
+    message = pipeline.process_texts([question])[0]
+    assert message.extras["retrieval"]["question"] == question
+    assert message.responder == "respond.retrieval"
+    pipeline.save(tmp_path / "hybrid")
+    again = Pipeline.load(tmp_path / "hybrid").process_texts([question])[0]
+    assert again.reply == message.reply
+
+
+def test_vector_retrieval_without_vectors_is_a_clear_error(demo_corpus):
+    text = CHAIN.split("  - plugin: embed.word2vec")[0] + (
+        "  - plugin: respond.retrieval\n    method: vector\n")
+    pipeline = Pipeline.from_config(parse_config(text))
+    with pytest.raises(ChatbotError, match="needs sentence vectors") as caught:
+        pipeline.fit(demo_corpus)
+    assert "method=ngram" in caught.value.hint

@@ -31,8 +31,9 @@ NGRAM_STEM = "ngrams"
 class RetrievalConfig(ResponderConfig):
     threshold: float = Field(0.6, ge=0, le=1, description="least cosine similarity to answer")
     method: Literal["ngram", "vector", "hybrid"] = Field(
-        "hybrid", description="ngram: TF-IDF of character n-grams; vector: the sentence "
-        "vectors of an earlier embed step; hybrid: the mean of both",
+        "ngram", description="ngram: TF-IDF of character n-grams (best on chatbotdata, "
+        "benchmarks/dialog.py); vector: the sentence vectors of an earlier embed step; "
+        "hybrid: the mean of both",
     )
 
 
@@ -96,9 +97,8 @@ class RetrievalResponder(Responder):
                                          best.indices.tolist(), strict=True):
             options = self.answers[index]
             pick = zlib.crc32(message.text.encode()) % len(options)
-            answer = Answer(options[pick], max(0.0, min(1.0, score)))
             self.note_match(message, self.questions[index], score)
-            results.append(answer)
+            results.append(Answer(options[pick], max(0.0, min(1.0, score))))
         return results
 
     def note_match(self, message: Message, question: str, score: float) -> None:
