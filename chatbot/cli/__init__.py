@@ -150,7 +150,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def _describe_plugin(cls: Any, origin: str) -> dict[str, Any]:
     settings = [
-        {"name": name, "default": field.default, "description": field.description or ""}
+        {"name": name, "default": field.get_default(call_default_factory=True),
+         "description": field.description or ""}
         for name, field in cls.Config.model_fields.items()
     ]
     return {
