@@ -78,6 +78,34 @@ def tfidf_retrieval(train, dev) -> list[str]:
     return [train[i].answer for i in nearest]
 
 
+def threshold_sweep(pipeline: Pipeline, messages, references, reference_morphemes) -> dict:
+    """The chain's scores had retrieval used other thresholds (the rest unchanged): every
+    responder's answer is computed once for every question, then combined per threshold.
+
+    A diagnostic on dev, not a tuned result: the headline is the config's own threshold.
+    """
+    retrieval = next(p for p in pipeline.plugins if p.name == "respond.retrieval")
+    seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
+    lm = next(p for p in pipeline.plugins if p.name == "fallback.lm")
+    nearest = retrieval.answer(messages)
+    written = seq2seq.answer(messages)
+    sampled = lm.generate(messages)
+    sweep = {}
+    for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        replies = []
+        for near, write, (sample, confidence) in zip(nearest, written, sampled, strict=True):
+            if near.confidence >= threshold:
+                replies.append(near.text)
+            elif not isinstance(write, str) and write.confidence >= seq2seq.config.threshold:
+                replies.append(write.text)
+            else:
+                replies.append(sample if confidence >= lm.config.threshold
+                               else lm.config.canned_reply)
+        result = score(replies, references, reference_morphemes)
+        sweep[str(threshold)] = {key: result[key] for key in ("bleu4_eojeol", "chrf_eojeol")}
+    return sweep
+
+
 def decoding_speed(seq2seq, questions: list[str]) -> dict[str, float]:
     """Replies per second of respond.seq2seq for each decoding and batch size."""
     original = seq2seq.config
@@ -130,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     systems["chain"]["answered_by"] = {name: round(count / len(messages), 4)
                                        for name, count in responders.most_common()}
+    systems["chain"]["retrieval_threshold_sweep"] = threshold_sweep(
+        pipeline, messages, references, reference_morphemes)
     for name, result in systems.items():
         print(f"{name}: {result}", file=sys.stderr, flush=True)
     seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
