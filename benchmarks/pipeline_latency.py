@@ -1,6 +1,7 @@
 """Latency and throughput of a text pipeline: one message at a time against batches.
 
-    python benchmarks/pipeline_latency.py [--config default] [--messages 1000] [--batch-size 256]
+    python benchmarks/pipeline_latency.py [--config text | --model DIR] [--messages 1000]
+                                          [--batch-size 256]
 
 Messages are the questions of the bundled corpus (short chat messages as people type them).
 One at a time: the median and p95 latency of a warm pipeline, and messages/second. Batched:
@@ -31,13 +32,17 @@ def percentile(values: list[float], share: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="default")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", default="text", help="a config with nothing to train "
+                        "(default: text, the default bot's text plugins)")
+    source.add_argument("--model", help="a trained pipeline directory, e.g. the default bot")
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
 
     texts = list(dict.fromkeys(e.text for e in load_dataset("demo").examples))[: args.messages]
-    pipeline = Pipeline.from_config(load_config(args.config))
+    pipeline = (Pipeline.load(args.model) if args.model
+                else Pipeline.from_config(load_config(args.config)))
     pipeline.warm_up()
 
     latencies, per_plugin = [], {name: [] for name in pipeline.names}
