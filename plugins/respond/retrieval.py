@@ -29,7 +29,7 @@ NGRAM_STEM = "ngrams"
 
 
 class RetrievalConfig(ResponderConfig):
-    threshold: float = Field(0.6, ge=0, le=1, description="least cosine similarity to answer")
+    threshold: float = Field(0.45, ge=0, le=1, description="least cosine similarity to answer")
     method: Literal["ngram", "vector", "hybrid"] = Field(
         "ngram", description="ngram: TF-IDF of character n-grams (best on chatbotdata, "
         "benchmarks/dialog.py); vector: the sentence vectors of an earlier embed step; "
