@@ -21,13 +21,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from chatbot.data.splits import split_examples
-from chatbot.errors import ChatbotError, NotFittedError
+from chatbot.errors import NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
 from chatbot.training.checkpoint import load_weights, save_weights
 from chatbot.training.history import HISTORY_FILE, History
 from chatbot.training.loop import TrainSettings, fit
 from chatbot_plugins.fallback.lm_model import LstmLanguageModel
+from chatbot_plugins.respond.base import dialog_pairs, text_of
 from chatbot_plugins.respond.sampling import filter_logits
 from chatbot_plugins.respond.subwords import BOS, EOS, PAD, SEP, Subwords
 
@@ -87,13 +88,9 @@ class LanguageModelFallback(Plugin):
     # -- training ----------------------------------------------------------------------------
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        pairs = [e for e in corpus.examples if e.answer]
-        if not pairs:
-            raise ChatbotError(f"{self.name} needs dialog pairs; {corpus.name} has none",
-                               hint="add a dialog dataset (demo, chatbotdata) to "
-                               "training.datasets")
+        pairs = dialog_pairs(corpus, self.name)
         config = self.config
-        questions = [_text_of(m) for m in context.upstream(e.text for e in pairs)]
+        questions = [text_of(m) for m in context.upstream(e.text for e in pairs)]
         answers = [e.answer for e in pairs]
         self.subwords = Subwords.train(questions + answers, config.vocab_size, self.name)
         sequences = self._sequences(questions, answers)
@@ -146,7 +143,7 @@ class LanguageModelFallback(Plugin):
             raise NotFittedError(self.name)
         config = self.config
         prompts = [[BOS, *ids[-MAX_PROMPT:], SEP]
-                   for ids in self.subwords.encode([_text_of(m) for m in messages])]
+                   for ids in self.subwords.encode([text_of(m) for m in messages])]
         lengths = torch.tensor([len(p) for p in prompts])  # (batch,)
         padded = torch.zeros(len(prompts), int(lengths.max()), dtype=torch.long)
         for row, prompt in enumerate(prompts):
@@ -206,9 +203,6 @@ class LanguageModelFallback(Plugin):
             plugin.history = History.load(path)
         return plugin
 
-
-def _text_of(message: Message) -> str:
-    return message.normalized if message.normalized is not None else message.text
 
 
 def collate(batch: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:

@@ -4,11 +4,16 @@ and say why in the trace."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from chatbot.errors import ChatbotError
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+
+if TYPE_CHECKING:
+    from chatbot.data.corpus import Corpus, Example
 
 PREVIEW = 30  # characters of a declined reply shown in the trace
 
@@ -60,3 +65,19 @@ class Responder(Plugin):
                 message.responder = self.name
                 message.reply_confidence = result.confidence
         return messages
+
+
+def dialog_pairs(corpus: Corpus, plugin: str) -> list[Example]:
+    """The examples with an answer; a clear error when there are none."""
+    pairs = [example for example in corpus.examples if example.answer]
+    if not pairs:
+        raise ChatbotError(f"{plugin} needs dialog pairs (questions with answers); "
+                           f"{corpus.name} has none",
+                           hint="add a dialog dataset (demo, chatbotdata) to training.datasets")
+    return pairs
+
+
+def text_of(message: Message) -> str:
+    """What the responders read: the normalized text (spacing and splitting would change the
+    question the generators learned from), else the raw text."""
+    return message.normalized if message.normalized is not None else message.text

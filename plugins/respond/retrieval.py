@@ -15,7 +15,13 @@ from torch.nn import functional as F
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import TrainContext
-from chatbot_plugins.respond.base import Answer, Responder, ResponderConfig
+from chatbot_plugins.respond.base import (
+    Answer,
+    Responder,
+    ResponderConfig,
+    dialog_pairs,
+    text_of,
+)
 from chatbot_plugins.respond.ngram_index import NgramIndex
 
 if TYPE_CHECKING:
@@ -64,19 +70,13 @@ class RetrievalResponder(Responder):
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
         grouped: dict[str, list[str]] = {}
-        for example in corpus.examples:
-            if example.answer:
-                grouped.setdefault(example.text.strip(), []).append(example.answer)
-        if not grouped:
-            raise ChatbotError(f"{self.name} needs dialog pairs (questions with answers); "
-                               f"{corpus.name} has none",
-                               hint="add a dialog dataset (demo, chatbotdata) to "
-                               "training.datasets")
+        for example in dialog_pairs(corpus, self.name):
+            grouped.setdefault(example.text.strip(), []).append(example.answer)
         self.questions = list(grouped)
         self.answers = [list(dict.fromkeys(answers)) for answers in grouped.values()]
         messages = context.upstream(self.questions)
         if self.uses_ngrams:
-            self.index = NgramIndex.build([_text_of(m) for m in messages])
+            self.index = NgramIndex.build([text_of(m) for m in messages])
         if self.uses_vectors:
             self.vectors = _unit_vectors(messages, self.name)
 
@@ -86,7 +86,7 @@ class RetrievalResponder(Responder):
         similarity = torch.zeros(len(messages), len(self.questions))  # (batch, questions)
         parts = 0
         if self.index is not None:
-            similarity += self.index.similarities([_text_of(m) for m in messages])
+            similarity += self.index.similarities([text_of(m) for m in messages])
             parts += 1
         if self.vectors is not None:
             similarity += _unit_vectors(messages, self.name) @ self.vectors.T
@@ -127,9 +127,6 @@ class RetrievalResponder(Responder):
             plugin.vectors = load_file(str(path / VECTORS_FILE))["vectors"]
         return plugin
 
-
-def _text_of(message: Message) -> str:
-    return message.normalized if message.normalized is not None else message.text
 
 
 def _unit_vectors(messages: list[Message], name: str) -> torch.Tensor:

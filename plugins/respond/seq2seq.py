@@ -20,14 +20,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from chatbot.data.splits import split_examples
-from chatbot.errors import ChatbotError, NotFittedError
+from chatbot.errors import NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, TrainContext
 from chatbot.training.checkpoint import load_weights, save_weights
 from chatbot.training.device import resolve_device
 from chatbot.training.history import HISTORY_FILE, History
 from chatbot.training.loop import TrainSettings, fit
-from chatbot_plugins.respond.base import Answer, Responder, ResponderConfig
+from chatbot_plugins.respond.base import (
+    Answer,
+    Responder,
+    ResponderConfig,
+    dialog_pairs,
+    text_of,
+)
 from chatbot_plugins.respond.decoding import DecodeResult, beam_search, greedy
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
 from chatbot_plugins.respond.subwords import BOS, EOS, PAD, Subwords
@@ -97,14 +103,10 @@ class Seq2SeqResponder(Responder):
     # -- training ----------------------------------------------------------------------------
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        pairs = [e for e in corpus.examples if e.answer]
-        if not pairs:
-            raise ChatbotError(f"{self.name} needs dialog pairs; {corpus.name} has none",
-                               hint="add a dialog dataset (demo, chatbotdata) to "
-                               "training.datasets")
+        pairs = dialog_pairs(corpus, self.name)
         config = self.config
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
-        questions = {id(e): _text_of(m) for e, m in
+        questions = {id(e): text_of(m) for e, m in
                      zip(pairs, context.upstream(e.text for e in pairs), strict=True)}
         self.subwords = Subwords.train(list(questions.values()) + [e.answer for e in pairs],
                                        config.vocab_size, self.name)
@@ -168,7 +170,7 @@ class Seq2SeqResponder(Responder):
         return merged
 
     def answer(self, messages: list[Message]) -> list[Answer | str]:
-        texts = [_text_of(m) for m in messages]
+        texts = [text_of(m) for m in messages]
         result = self.decode(texts)
         answers: list[Answer | str] = []
         for index, message in enumerate(messages):
@@ -221,9 +223,6 @@ class TeacherForcing:
         self.step += 1
         return ratio
 
-
-def _text_of(message: Message) -> str:
-    return message.normalized if message.normalized is not None else message.text
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:
