@@ -1,6 +1,6 @@
 """The default bot: the bundled ``default`` config trained on the bundled corpus, once.
 
-``chatbot process`` and ``chatbot serve`` without ``--model`` use it. The first call trains it
+``chatbot process`` without ``--model`` or ``--config`` uses it. The first call trains it
 (a few minutes on two CPU cores, with a progress bar) and saves it under the models directory;
 later calls find it there. The folder name carries a hash of the config, the corpus and the
 toolkit version, so editing any of them trains a fresh model instead of serving a stale one.

@@ -97,11 +97,11 @@ class RetrievalResponder(Responder):
                                          best.indices.tolist(), strict=True):
             options = self.answers[index]
             pick = zlib.crc32(message.text.encode()) % len(options)
-            self.note_match(message, self.questions[index], score)
+            self._note_match(message, self.questions[index], score)
             results.append(Answer(options[pick], max(0.0, min(1.0, score))))
         return results
 
-    def note_match(self, message: Message, question: str, score: float) -> None:
+    def _note_match(self, message: Message, question: str, score: float) -> None:
         message.extras.setdefault("retrieval", {"question": question,
                                                 "similarity": round(score, 4)})
 
