@@ -1,26 +1,33 @@
 """Reply quality on chatbotdata: the chain of responders against TF-IDF retrieval and the LM.
 
     python benchmarks/dialog.py [--config chatbotdata] [--dev-limit N] [--threads N]
+                                [--save DIR | --model DIR]
 
-One deterministic split of chatbotdata (a tenth for dev, repeated questions kept on one side).
-On the train side, the config's pipeline is trained once (its responders, its language model).
-On the dev side, in the same run, three systems answer every question:
+One deterministic split of chatbotdata (a tenth for dev, repeated questions kept on one side);
+a tenth of the train side is held out again ("tune") for choosing the chain's thresholds.
+On the rest, the config's pipeline is trained once (its responders, its language model).
+On dev, in the same run, four systems answer every question:
   - chain: the pipeline as configured (retrieval → seq2seq → LM fallback);
+  - chain_tuned: the same models, with retrieval's threshold and seq2seq's rerank bonus
+    chosen on "tune" (the grid is in the results);
   - tfidf_retrieval: the answer of the nearest training question by character 1-3-gram
-    TF-IDF cosine (scikit-learn), always answering;
+    TF-IDF cosine (scikit-learn), always answering, on the same training questions;
   - lm_alone: the pipeline's fallback.lm answering everything.
 Scores: BLEU-4 and chrF (sacrebleu) on eojeol (whitespace words) and on morphemes (mecab),
 distinct-1/2 of the replies, mean reply length, the share answered by each responder, and the
-LM's perplexity of the gold answers. Then decoding speed of respond.seq2seq: replies/second,
-greedy and beam 4, batch 1 and 32. Results: benchmarks/results/dialog.json.
+perplexity of the gold answers under the LM and the seq2seq model. Then decoding speed of
+respond.seq2seq: replies/second, greedy and beam 4, batch 1 and 32.
+Results: benchmarks/results/dialog.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,9 +39,17 @@ from chatbot.config import load_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
 from chatbot.data.splits import split_examples
+from chatbot.message import Message
 from chatbot.pipeline import Pipeline
+from chatbot_plugins.respond.base import Answer, text_of
 
 SPEED_QUESTIONS = 64
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)  # 1.01: retrieval never answers alone
+BONUSES = (None, 0.0, 0.5, 1.0, 2.0, 4.0)  # None: no reranking
+
+
+def plugin(pipeline: Pipeline, name: str):
+    return next(p for p in pipeline.plugins if p.name == name)
 
 
 def morphemes(texts: list[str]) -> list[str]:
@@ -78,32 +93,76 @@ def tfidf_retrieval(train, dev) -> list[str]:
     return [train[i].answer for i in nearest]
 
 
-def threshold_sweep(pipeline: Pipeline, messages, references, reference_morphemes) -> dict:
-    """The chain's scores had retrieval used other thresholds (the rest unchanged): every
-    responder's answer is computed once for every question, then combined per threshold.
+@dataclass
+class ResponderOutputs:
+    """Every responder's answer to every question, computed once so that the chain's choices
+    (retrieval's threshold, reranking) can be replayed without running the models again."""
 
-    A diagnostic on dev, not a tuned result: the headline is the config's own threshold.
-    """
-    retrieval = next(p for p in pipeline.plugins if p.name == "respond.retrieval")
-    seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
-    lm = next(p for p in pipeline.plugins if p.name == "fallback.lm")
+    nearest: list[Answer]
+    candidates: list[list[tuple[dict, float]]]  # (candidate, its log-likelihood) per question
+    written: list[Answer | str]
+    written_scores: list[float]
+    sampled: list[tuple[str, float]]
+
+
+def responder_outputs(pipeline: Pipeline, messages: list[Message]) -> ResponderOutputs:
+    retrieval, seq2seq, lm = (plugin(pipeline, name) for name in
+                              ("respond.retrieval", "respond.seq2seq", "fallback.lm"))
     nearest = retrieval.answer(messages)
-    written = seq2seq.answer(messages)
-    sampled = lm.generate(messages)
-    sweep = {}
-    for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        replies = []
-        for near, write, (sample, confidence) in zip(nearest, written, sampled, strict=True):
-            if near.confidence >= threshold:
-                replies.append(near.text)
-            elif not isinstance(write, str) and write.confidence >= seq2seq.config.threshold:
-                replies.append(write.text)
-            else:
-                replies.append(sample if confidence >= lm.config.threshold
-                               else lm.config.canned_reply)
-        result = score(replies, references, reference_morphemes)
-        sweep[str(threshold)] = {key: result[key] for key in ("bleu4_eojeol", "chrf_eojeol")}
-    return sweep
+    texts = [text_of(m) for m in messages]
+    rows = [(i, c) for i, m in enumerate(messages) for c in m.extras["retrieval"]["candidates"]]
+    likelihoods = seq2seq.likelihood([texts[i] for i, _ in rows], [c["answer"] for _, c in rows])
+    candidates: list[list[tuple[dict, float]]] = [[] for _ in messages]
+    for (index, candidate), likelihood in zip(rows, likelihoods, strict=True):
+        candidates[index].append((candidate, likelihood))
+    decoded = seq2seq.decode(texts)
+    written = [Answer(seq2seq.subwords.decode(tokens), math.exp(score))
+               for tokens, score in zip(decoded.tokens, decoded.scores, strict=True)]
+    return ResponderOutputs(nearest, candidates, written, decoded.scores,
+                            lm.generate(messages))
+
+
+def replay_chain(pipeline: Pipeline, outputs: ResponderOutputs, threshold: float,
+                 bonus: float | None) -> list[str]:
+    """The chain's replies had retrieval used ``threshold`` and seq2seq reranked with
+    ``bonus`` (None: no reranking), the rest as configured."""
+    seq2seq, lm = plugin(pipeline, "respond.seq2seq"), plugin(pipeline, "fallback.lm")
+    replies = []
+    for index, near in enumerate(outputs.nearest):
+        if near.confidence >= threshold:
+            replies.append(near.text)
+            continue
+        write, score = outputs.written[index], outputs.written_scores[index]
+        if bonus is not None and outputs.candidates[index]:
+            total, candidate, likelihood = max(
+                (likelihood + bonus * candidate["similarity"], candidate, likelihood)
+                for candidate, likelihood in outputs.candidates[index])
+            if total > score:
+                write = Answer(candidate["answer"], math.exp(likelihood))
+        if write.confidence >= seq2seq.config.threshold and write.text.strip():
+            replies.append(write.text)
+        else:
+            sample, confidence = outputs.sampled[index]
+            replies.append(sample if confidence >= lm.config.threshold
+                           else lm.config.canned_reply)
+    return replies
+
+
+def tune_chain(pipeline: Pipeline, messages: list[Message], references: list[str]) -> dict:
+    """Every combination of retrieval threshold and rerank bonus scored on the train side's
+    held-out part (never on dev); the best by the mean of BLEU-4 and chrF."""
+    outputs = responder_outputs(pipeline, messages)
+    grid = {}
+    for threshold in THRESHOLDS:
+        for bonus in BONUSES:
+            replies = replay_chain(pipeline, outputs, threshold, bonus)
+            grid[f"threshold={threshold} bonus={bonus}"] = {
+                "threshold": threshold, "bonus": bonus,
+                "bleu4_eojeol": round(BLEU(tokenize="none").corpus_score(
+                    replies, [references]).score, 2),
+                "chrf_eojeol": round(CHRF().corpus_score(replies, [references]).score, 2)}
+    best = max(grid.values(), key=lambda r: r["bleu4_eojeol"] + r["chrf_eojeol"])
+    return {"best": best, "grid": grid}
 
 
 def decoding_speed(seq2seq, questions: list[str]) -> dict[str, float]:
@@ -130,48 +189,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="config override, as for chatbot train")
+    parser.add_argument("--save", metavar="DIR", help="also save the trained pipeline here")
+    parser.add_argument("--model", metavar="DIR",
+                        help="score a pipeline saved by an earlier --save instead of training "
+                        "(it must come from this benchmark: same split)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     examples = [e for e in load_dataset("chatbotdata").examples if e.answer]
     split = split_examples(examples, dev=0.1, test=0.0, seed=2026)
+    # A tenth of the train side is held out as well, for choosing thresholds (never dev).
+    train_side = split_examples(split.train, dev=0.1, test=0.0, seed=2027)
+    train, tune = train_side.train, train_side.dev
     dev = split.dev[: args.dev_limit] if args.dev_limit else split.dev
     references = [e.answer for e in dev]
     reference_morphemes = morphemes(references)
 
-    pipeline = Pipeline.from_config(load_config(args.config, args.overrides))
     started = time.perf_counter()
-    pipeline.fit(Corpus(examples=list(split.train), name="chatbotdata train"), progress=True)
+    if args.model:
+        pipeline = Pipeline.load(args.model)
+    else:
+        pipeline = Pipeline.from_config(load_config(args.config, args.overrides))
+        pipeline.fit(Corpus(examples=list(train), name="chatbotdata train"),
+                     progress=True)
+        if args.save:
+            pipeline.save(args.save)
     train_seconds = time.perf_counter() - started
-    print(f"trained in {train_seconds:.0f} s", file=sys.stderr, flush=True)
+    print(f"trained or loaded in {train_seconds:.0f} s", file=sys.stderr, flush=True)
 
     messages = pipeline.process_texts([e.text for e in dev])
     chain = [m.reply for m in messages]
     responders = Counter(m.responder for m in messages)
-    lm = next(p for p in pipeline.plugins if p.name == "fallback.lm")
+    lm = plugin(pipeline, "fallback.lm")
     lm_alone = [reply for reply, _ in lm.generate(messages)]  # it reads the normalized text
     systems = {
         "chain": score(chain, references, reference_morphemes),
-        "tfidf_retrieval": score(tfidf_retrieval(split.train, dev), references,
+        "tfidf_retrieval": score(tfidf_retrieval(train, dev), references,
                                  reference_morphemes),
         "lm_alone": score(lm_alone, references, reference_morphemes),
     }
     systems["chain"]["answered_by"] = {name: round(count / len(messages), 4)
                                        for name, count in responders.most_common()}
-    systems["chain"]["retrieval_threshold_sweep"] = threshold_sweep(
-        pipeline, messages, references, reference_morphemes)
+    tuning = tune_chain(pipeline, pipeline.process_texts([e.text for e in tune]),
+                        [e.answer for e in tune])
+    best = tuning["best"]
+    systems["chain_tuned"] = score(
+        replay_chain(pipeline, responder_outputs(pipeline, messages), best["threshold"],
+                     best["bonus"]), references, reference_morphemes)
+    systems["chain_tuned"]["chosen_on_tune"] = best
     for name, result in systems.items():
         print(f"{name}: {result}", file=sys.stderr, flush=True)
-    seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
+    seq2seq = plugin(pipeline, "respond.seq2seq")
     speed = decoding_speed(seq2seq, [e.text for e in dev[:SPEED_QUESTIONS]])
     print(f"decoding replies/s: {speed}", file=sys.stderr)
     path = write_results("dialog", {
-        "config": args.config, "overrides": args.overrides, "train": len(split.train),
-        "dev": len(dev), "train_seconds": round(train_seconds, 1),
+        "config": args.model or args.config, "overrides": args.overrides,
+        "train": len(train), "tune": len(tune),
+        "dev": len(dev), "train_seconds": None if args.model else round(train_seconds, 1),
         "lm_dev_perplexity": round(lm.dev_perplexity, 2),
         "seq2seq_dev_perplexity": seq2seq.history.epochs[seq2seq.history.best_epoch - 1][
             "dev_perplexity"],
-        "systems": systems, "decoding_replies_per_second": speed,
+        "systems": systems, "tuning_on_train_side": tuning["grid"],
+        "decoding_replies_per_second": speed,
         "torch_threads": torch.get_num_threads(),
         "examples": [{"question": e.text, "gold": e.answer, "chain": m.reply,
                       "responder": m.responder} for e, m in zip(dev[:20], messages[:20],

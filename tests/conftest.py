@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -25,6 +27,55 @@ MESSY_TEXTS = [
     "",
     "   ",
 ]
+
+
+# A small trained bot: every responder of the default chain, trained on the bundled corpus in
+# under a minute. Its seq2seq is strict (threshold 0.9), so the chain's later steps get used.
+CHAIN = """\
+pipeline:
+  - plugin: normalize.soynlp
+  - plugin: tokenize.mecab
+  - plugin: embed.word2vec
+    dim: 32
+    epochs: 2
+  - plugin: classify.intent
+    epochs: 4
+    embed_dim: 32
+    hidden: 32
+    ngram_buckets: 5000
+  - plugin: respond.template
+  - plugin: respond.retrieval
+    threshold: 0.75
+  - plugin: respond.seq2seq
+    epochs: 3
+    embed_dim: 32
+    hidden: 64
+    vocab_size: 1500
+    threshold: 0.9
+  - plugin: fallback.lm
+    epochs: 3
+    embed_dim: 32
+    hidden: 64
+    layers: 1
+    vocab_size: 1500
+training:
+  datasets: [demo]
+  seed: 5
+"""
+
+
+
+@pytest.fixture(scope="session")
+def small_bot(demo_corpus) -> Pipeline:
+    pipeline = Pipeline.from_config(parse_config(CHAIN))
+    pipeline.fit(demo_corpus)
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def small_bot_dir(small_bot, tmp_path_factory) -> Path:
+    """The small bot saved, for what loads a model directory (serve, chat)."""
+    return small_bot.save(tmp_path_factory.mktemp("models") / "small-bot")
 
 
 @pytest.fixture(scope="session")

@@ -11,47 +11,16 @@ from chatbot.errors import ChatbotError
 from chatbot.message import Message, Prediction
 from chatbot.pipeline import Pipeline
 from chatbot.trace import format_trace
+from chatbot_plugins.respond.decoding import greedy, mean_log_likelihood
 from chatbot_plugins.respond.sampling import filter_logits
+from chatbot_plugins.respond.subwords import BOS, EOS
 from chatbot_plugins.respond.template import TemplateConfig, TemplateResponder
-
-CHAIN = """\
-pipeline:
-  - plugin: normalize.soynlp
-  - plugin: tokenize.mecab
-  - plugin: embed.word2vec
-    dim: 32
-    epochs: 2
-  - plugin: classify.intent
-    epochs: 4
-    embed_dim: 32
-    hidden: 32
-    ngram_buckets: 5000
-  - plugin: respond.template
-  - plugin: respond.retrieval
-    threshold: 0.75
-  - plugin: respond.seq2seq
-    epochs: 3
-    embed_dim: 32
-    hidden: 64
-    vocab_size: 1500
-    threshold: 0.9
-  - plugin: fallback.lm
-    epochs: 3
-    embed_dim: 32
-    hidden: 64
-    layers: 1
-    vocab_size: 1500
-training:
-  datasets: [demo]
-  seed: 5
-"""
+from tests.conftest import CHAIN
 
 
 @pytest.fixture(scope="module")
-def bot(demo_corpus) -> Pipeline:
-    pipeline = Pipeline.from_config(parse_config(CHAIN))
-    pipeline.fit(demo_corpus)
-    return pipeline
+def bot(small_bot) -> Pipeline:
+    return small_bot
 
 
 def plugin(pipeline: Pipeline, name: str):
@@ -126,12 +95,41 @@ def test_seq2seq_decodes_in_batches_like_one_by_one_with_attention(bot):
     assert torch.allclose(weights.sum(dim=1), torch.ones(len(weights)), atol=0.01)
 
 
-def test_fallback_always_answers_repeatably_and_cans_what_it_doubts(bot):
+def test_seq2seq_likelihood_of_its_own_reply_is_its_score(bot):
+    seq2seq = plugin(bot, "respond.seq2seq")
+    source = torch.tensor([seq2seq.sources(["배고파 뭐 먹지"])[0]])  # (1, src_len)
+    decoded = greedy(seq2seq.model, source, BOS, EOS, 20)
+    tokens = decoded.tokens[0]
+    scored = mean_log_likelihood(seq2seq.model, source, torch.tensor([[BOS, *tokens]]),
+                                 torch.tensor([[*tokens, EOS]]))
+    assert scored[0] == pytest.approx(decoded.scores[0], abs=1e-4)
+
+
+def test_seq2seq_rerank_can_choose_a_retrieved_answer(bot, monkeypatch):
+    retrieval, seq2seq = plugin(bot, "respond.retrieval"), plugin(bot, "respond.seq2seq")
+    monkeypatch.setattr(retrieval, "config", retrieval.config.model_copy(
+        update={"threshold": 1.0, "candidates": 3}))  # retrieval declines, leaves candidates
+    monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
+        update={"threshold": 0.0, "rerank": True, "rerank_bonus": 100.0}))
+    message = bot.process_texts(["오늘 회사 가기 너무 싫다"])[0]
+    candidates = message.extras["retrieval"]["candidates"]
+    assert 1 <= len(candidates) <= 3 and message.responder == "respond.seq2seq"
+    assert message.extras["rerank"]["chosen"] == "retrieved"
+    assert message.reply in [c["answer"] for c in candidates] and "attention" not in message.extras
+    monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
+        update={"rerank_bonus": 0.0}))
+    message = bot.process_texts(["오늘 회사 가기 너무 싫다"])[0]
+    contest = message.extras["rerank"]
+    assert contest["chosen"] == ("retrieved" if contest["retrieved_score"]
+                                 > contest["written_score"] else "written")
+
+
+def test_fallback_always_answers_repeatably_and_cans_what_it_doubts(bot, monkeypatch):
     lm = plugin(bot, "fallback.lm")
     assert 1 < lm.dev_perplexity < 800
     first = lm.generate([Message("주말에 뭐 하지")])[0]
     assert lm.generate([Message("주말에 뭐 하지"), Message("아무거나")])[0] == first
-    lm.config = lm.config.model_copy(update={"threshold": 1.0})
+    monkeypatch.setattr(lm, "config", lm.config.model_copy(update={"threshold": 1.0}))
     message = lm.process([Message("주말에 뭐 하지")])[0]
     assert message.reply == lm.config.canned_reply and "unsure" in message.notes[lm.name]
 

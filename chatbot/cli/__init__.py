@@ -24,6 +24,8 @@ examples:
   printf '안녕하세요\\n반가워요\\n' | chatbot process --json -
   chatbot train default --out models/default
   chatbot process --model models/default "오늘 너무 우울해"
+  chatbot serve --model models/default
+  chatbot chat --model models/default
 """
 
 
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     from chatbot.cli.data import add_data_commands
+    from chatbot.cli.serve import add_serving_commands
 
+    add_serving_commands(commands)
     add_data_commands(commands)
     return parser
 

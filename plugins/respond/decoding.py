@@ -266,3 +266,24 @@ def beam_search(model: Seq2Seq, source: torch.Tensor, bos: int, eos: int, max_le
             best_score = torch.where(take, live_score, best_score)
         return _collect(best_tokens, best_length, best_score,
                         best_attention if has_attention else None, encoded.lengths[::beam])
+
+
+def mean_log_likelihood(model: Seq2Seq, source: torch.Tensor, target_in: torch.Tensor,
+                        target_out: torch.Tensor, pad: int = 0) -> list[float]:
+    """How likely the model finds given outputs: the mean log-probability of each row's tokens
+    (EOS included), comparable with the scores of :func:`greedy` and :func:`beam_search`.
+
+    Args:
+        model: the network (put in eval mode for the call).
+        source: source ids, ``pad`` for padding, (batch, src_len).
+        target_in: BOS, then the output tokens, ``pad`` for padding, (batch, tgt_len).
+        target_out: the output tokens, then EOS, ``pad`` for padding, (batch, tgt_len).
+        pad: the padding id.
+    """
+    with _inference(model):
+        logits = model(source, target_in)  # (batch, tgt_len, vocab)
+        log_probs = torch.log_softmax(logits.float(), dim=-1)  # (batch, tgt_len, vocab)
+        real = target_out != pad  # (batch, tgt_len)
+        gold = log_probs.gather(-1, target_out.unsqueeze(-1)).squeeze(-1)  # (batch, tgt_len)
+        total = torch.where(real, gold, 0.0).sum(dim=1)  # (batch,)
+        return (total / real.sum(dim=1).clamp(min=1)).cpu().tolist()

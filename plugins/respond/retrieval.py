@@ -41,6 +41,9 @@ class RetrievalConfig(ResponderConfig):
         "benchmarks/dialog.py); vector: the sentence vectors of an earlier embed step; "
         "hybrid: the mean of both",
     )
+    candidates: int = Field(5, ge=1, le=50, description="the answers of this many nearest "
+                            "questions are left in the trace for later responders "
+                            "(respond.seq2seq with rerank: true)")
 
 
 class RetrievalResponder(Responder):
@@ -91,19 +94,24 @@ class RetrievalResponder(Responder):
         if self.vectors is not None:
             similarity += _unit_vectors(messages, self.name) @ self.vectors.T
             parts += 1
-        best = (similarity / parts).max(dim=1)
+        nearest = (similarity / parts).topk(min(self.config.candidates, len(self.questions)),
+                                             dim=1)
         results: list[Answer | str] = []
-        for message, score, index in zip(messages, best.values.tolist(),
-                                         best.indices.tolist(), strict=True):
-            options = self.answers[index]
-            pick = zlib.crc32(message.text.encode()) % len(options)
-            self._note_match(message, self.questions[index], score)
-            results.append(Answer(options[pick], max(0.0, min(1.0, score))))
+        for message, scores, indices in zip(messages, nearest.values.tolist(),
+                                            nearest.indices.tolist(), strict=True):
+            pick = zlib.crc32(message.text.encode())
+            candidates: dict[str, dict] = {}  # answer → its nearest question; many share one
+            for score, index in zip(scores, indices, strict=True):
+                answer = self.answers[index][pick % len(self.answers[index])]
+                candidates.setdefault(answer, {"question": self.questions[index],
+                                               "answer": answer,
+                                               "similarity": round(score, 4)})
+            best = next(iter(candidates.values()))
+            message.extras.setdefault("retrieval", {"question": best["question"],
+                                                    "similarity": best["similarity"],
+                                                    "candidates": list(candidates.values())})
+            results.append(Answer(best["answer"], max(0.0, min(1.0, scores[0]))))
         return results
-
-    def _note_match(self, message: Message, question: str, score: float) -> None:
-        message.extras.setdefault("retrieval", {"question": question,
-                                                "similarity": round(score, 4)})
 
     def save(self, path: Path) -> None:
         if not self.questions:

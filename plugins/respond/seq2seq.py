@@ -34,7 +34,12 @@ from chatbot_plugins.respond.base import (
     dialog_pairs,
     text_of,
 )
-from chatbot_plugins.respond.decoding import DecodeResult, beam_search, greedy
+from chatbot_plugins.respond.decoding import (
+    DecodeResult,
+    beam_search,
+    greedy,
+    mean_log_likelihood,
+)
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
 from chatbot_plugins.respond.subwords import BOS, EOS, PAD, Subwords
 
@@ -83,6 +88,11 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
     temperature: float = Field(1.0, gt=0, description="greedy decoding's softmax temperature")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     device: str = Field("cpu", description="where replies are decoded: cpu | cuda | auto")
+    rerank: bool = Field(False, description="also weigh the answers an earlier "
+                         "respond.retrieval step found (its candidates) under this model, and "
+                         "reply with the best of them and the written reply")
+    rerank_bonus: float = Field(1.0, ge=0, description="added to a retrieved answer's mean "
+                                "log-probability for each unit of its question's similarity")
 
 
 class Seq2SeqResponder(Responder):
@@ -169,6 +179,22 @@ class Seq2SeqResponder(Responder):
             merged.attention += result.attention
         return merged
 
+    def likelihood(self, texts: list[str], replies: list[str]) -> list[float]:
+        """The mean token log-probability of each reply given its question (EOS included),
+        on the same scale as the scores of decoded replies."""
+        if self.model is None:
+            raise NotFittedError(self.name)
+        device = resolve_device(self.config.device)
+        self.model.to(device)
+        targets = [ids[: self.config.max_reply - 1] for ids in self.subwords.encode(replies)]
+        pairs = list(zip(self.sources(texts), targets, strict=True))
+        scores: list[float] = []
+        for start in range(0, len(pairs), DECODE_BATCH):
+            batch = {k: v.to(device) for k, v in collate(pairs[start:start + DECODE_BATCH]).items()}
+            scores += mean_log_likelihood(self.model, batch["source"], batch["target_in"],
+                                          batch["target_out"], PAD)
+        return scores
+
     def answer(self, messages: list[Message]) -> list[Answer | str]:
         texts = [text_of(m) for m in messages]
         result = self.decode(texts)
@@ -180,6 +206,35 @@ class Seq2SeqResponder(Responder):
                     texts[index], result.tokens[index], result.attention[index])
             answers.append(Answer(reply, math.exp(result.scores[index])) if reply.strip()
                            else "the model produced an empty reply")
+        if self.config.rerank:
+            answers = self._rerank(messages, texts, answers, result.scores)
+        return answers
+
+    def _rerank(self, messages: list[Message], texts: list[str], answers: list[Answer | str],
+                written_scores: list[float]) -> list[Answer | str]:
+        """Swap in a retrieved answer wherever it beats the written reply: its mean
+        log-probability plus ``rerank_bonus`` × its question's similarity against the written
+        reply's mean log-probability. The trace's ``extras["rerank"]`` shows the contest."""
+        rows = [(index, candidate) for index, message in enumerate(messages)
+                for candidate in message.extras.get("retrieval", {}).get("candidates", [])]
+        if not rows:
+            return answers
+        likelihoods = self.likelihood([texts[i] for i, _ in rows],
+                                      [c["answer"] for _, c in rows])
+        best: dict[int, tuple[float, float, dict]] = {}
+        for (index, candidate), log_likelihood in zip(rows, likelihoods, strict=True):
+            total = log_likelihood + self.config.rerank_bonus * candidate["similarity"]
+            if index not in best or total > best[index][0]:
+                best[index] = (total, log_likelihood, candidate)
+        for index, (total, log_likelihood, candidate) in best.items():
+            written = written_scores[index] if isinstance(answers[index], Answer) else -math.inf
+            messages[index].extras["rerank"] = {
+                "written_score": round(written, 4), "retrieved_score": round(total, 4),
+                "retrieved_question": candidate["question"],
+                "chosen": "retrieved" if total > written else "written"}
+            if total > written:
+                answers[index] = Answer(candidate["answer"], math.exp(log_likelihood))
+                messages[index].extras.pop("attention", None)  # it was the written reply's
         return answers
 
     def _attention_trace(self, text: str, reply_ids: list[int], weights: torch.Tensor) -> dict:

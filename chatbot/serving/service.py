@@ -1,0 +1,144 @@
+"""The chat service: one message in, one logged turn out. The web UI, its API and the terminal
+chat are thin adapters over :class:`ChatService`.
+
+A turn is written to the dialog-log store (its own committed transaction) before its reply is
+returned, so a server killed at any moment has logged every reply it gave.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatbot.data.dialog_log import Turn, utc_now
+from chatbot.data.logstore import LogStore
+from chatbot.errors import InputError
+from chatbot.message import Message
+from chatbot.pipeline import MAX_MESSAGE_CHARS, Pipeline, check_text
+from chatbot.serving.batcher import Batcher
+
+logger = logging.getLogger(__name__)
+
+FAILURE_NOTICE = "알림: 죄송해요, 이 메시지를 처리하다가 문제가 생겼어요. 다른 말로 다시 해 주세요."
+
+
+def default_log_db() -> Path:
+    """``$CHATBOT_LOG_DB``, else ``$XDG_DATA_HOME`` (or ~/.local/share)/korean-chatbot/
+    dialog-log.sqlite."""
+    if os.environ.get("CHATBOT_LOG_DB"):
+        return Path(os.environ["CHATBOT_LOG_DB"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "korean-chatbot" / "dialog-log.sqlite"
+
+
+def model_version(directory: str | Path) -> str:
+    """A short name for a trained pipeline that changes whenever it is retrained: the folder's
+    name and a hash of its manifest (which records when it was made)."""
+    directory = Path(directory)
+    digest = hashlib.sha256((directory / "manifest.json").read_bytes()).hexdigest()[:8]
+    return f"{directory.name}@{digest}"
+
+
+@dataclass
+class Reply:
+    """What a front end shows for one message.
+
+    Attributes:
+        text: the reply, or a friendly notice when the message was refused.
+        message: the processed message (its trace), None when the input was refused.
+        conversation_id: the conversation the turn belongs to.
+        turn_index: the turn's index in the log, None when nothing was logged.
+        latency_ms: time from receiving the message to having its reply.
+    """
+
+    text: str
+    message: Message | None
+    conversation_id: str
+    turn_index: int | None
+    latency_ms: float
+
+    @property
+    def refused(self) -> bool:
+        return self.message is None
+
+
+class ChatService:
+    """Answers messages through a batched pipeline and logs every turn.
+
+    Args:
+        pipeline: the loaded pipeline.
+        store: where turns are logged.
+        version: the model version recorded with each turn (see :func:`model_version`).
+        max_batch: most messages processed together (1: no batching).
+        max_chars: longest message accepted; longer ones get a notice, not an error.
+    """
+
+    def __init__(self, pipeline: Pipeline, store: LogStore, version: str,
+                 max_batch: int = 32, max_chars: int = MAX_MESSAGE_CHARS) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.version = version
+        self.max_chars = max_chars
+        self.batcher = Batcher(pipeline, max_batch=max_batch)
+        self._next_index: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def new_conversation() -> str:
+        return uuid.uuid4().hex
+
+    def respond(self, text: str, conversation_id: str | None = None) -> Reply:
+        """Answer one message and log the turn; a refused message gets a notice instead."""
+        conversation_id = conversation_id or self.new_conversation()
+        started = time.perf_counter()
+        try:
+            check_text(text, self.max_chars)
+        except InputError:
+            return Reply(self._notice(text), None, conversation_id, None,
+                         (time.perf_counter() - started) * 1000)
+        timestamp = utc_now()
+        try:
+            message = self.batcher.process(Message(text))
+        except Exception:  # logged by the batcher; the user gets an apology, the server lives
+            return Reply(FAILURE_NOTICE, None, conversation_id, None,
+                         (time.perf_counter() - started) * 1000)
+        latency_ms = (time.perf_counter() - started) * 1000
+        turn_index = self._claim_index(conversation_id)
+        self.store.append(Turn(
+            conversation_id=conversation_id, turn_index=turn_index, timestamp=timestamp,
+            user_text=text, bot_reply=message.reply, model_version=self.version,
+            latency_ms=round(latency_ms, 3), trace=message.to_dict()))
+        return Reply(message.reply or "", message, conversation_id, turn_index, latency_ms)
+
+    def feedback(self, conversation_id: str, turn_index: int, value: int | None) -> None:
+        """Record a like (+1), a dislike (-1) or its removal (None) on a logged turn."""
+        self.store.set_feedback(conversation_id, turn_index, value)
+
+    def close(self) -> None:
+        self.batcher.close()
+        self.store.close()
+
+    def _notice(self, text: str) -> str:
+        """Why a message was refused, for the person who typed it."""
+        if not text.strip():
+            return "알림: 메시지가 비어 있어요. 하고 싶은 말을 적어 주세요."
+        if len(text) > self.max_chars:
+            return (f"알림: 메시지가 너무 길어요 ({len(text):,}자). "
+                    f"{self.max_chars:,}자 이하로 나눠서 보내 주세요.")
+        return "알림: 읽을 수 없는 문자가 많은 메시지예요. 일반 텍스트로 보내 주세요."
+
+    def _claim_index(self, conversation_id: str) -> int:
+        # Indices continue a conversation already in the store (a restarted server, a
+        # resumed terminal chat) and never repeat under concurrent requests.
+        with self._lock:
+            if conversation_id not in self._next_index:
+                self._next_index[conversation_id] = self.store.next_turn_index(conversation_id)
+            index = self._next_index[conversation_id]
+            self._next_index[conversation_id] = index + 1
+            return index

@@ -1,0 +1,134 @@
+"""The Gradio chat UI and its ``chat`` API: a thin adapter over :class:`ChatService`.
+
+Importing this module builds nothing and starts nothing; :func:`build_app` makes the Blocks and
+:func:`launch` serves them. Gradio is told to stay offline before it is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+# No calls to the internet: no usage analytics, no model hub look-ups.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import html  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from chatbot.serving.service import ChatService  # noqa: E402
+from chatbot.serving.trace_view import EMPTY_TRACE, attention_figure, trace_html  # noqa: E402
+
+EXAMPLES = [
+    "안녕하세요! 반가워요",
+    "오늘 너무 우울해 위로 좀 해줘",
+    "너는 누구야?",
+    "도와줘서 정말 고마워",
+    "지금 바로 대출 가능!! 무료 상담 클릭",
+]
+MAX_THREADS = 128
+STREAM_CHARS = 3  # characters added per streamed update
+STREAM_DELAY_S = 0.02
+CSS = """
+.trace { width: 100%; border-collapse: collapse; font-size: 0.9em; }
+.trace th { text-align: left; vertical-align: top; padding: 4px 8px; white-space: nowrap;
+            color: var(--body-text-color-subdued); font-weight: 600; }
+.trace td { padding: 4px 8px; word-break: break-all; }
+.trace tr { border-bottom: 1px solid var(--border-color-primary); }
+.morph { display: inline-block; margin: 0 4px 2px 0; }
+.morph sub { color: var(--body-text-color-subdued); font-size: 0.75em; }
+"""
+
+
+def _new_conversation(service: ChatService) -> dict[str, Any]:
+    # "turns" maps the chat's message positions to logged turn indices, for like/dislike.
+    return {"id": service.new_conversation(), "turns": {}}
+
+
+def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Blocks:
+    """The chat page: conversation, examples and clear on the left; the last turn's trace and
+    attention heatmap on the right. Also the ``chat`` endpoint for programs."""
+
+    def submit(text: str, history: list[dict], state: dict | None) -> Iterator[tuple]:
+        state = state or _new_conversation(service)
+        history = [*history, {"role": "user", "content": html.escape(text)}]
+        yield "", history, state, gr.skip(), gr.skip()
+        reply = service.respond(text, state["id"])
+        history.append({"role": "assistant", "content": ""})
+        if reply.turn_index is not None:
+            state["turns"][str(len(history) - 1)] = reply.turn_index
+        for end in range(STREAM_CHARS, len(reply.text) + STREAM_CHARS, STREAM_CHARS):
+            history[-1] = {"role": "assistant", "content": html.escape(reply.text[:end])}
+            yield "", history, state, gr.skip(), gr.skip()
+            time.sleep(STREAM_DELAY_S)
+        written = reply.message is not None and reply.message.responder == "respond.seq2seq"
+        attention = reply.message.extras.get("attention") if written else None
+        yield "", history, state, trace_html(reply.message), attention_figure(attention)
+
+    def like(state: dict | None, data: gr.LikeData) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn = (state or {}).get("turns", {}).get(str(index))
+        if turn is None:  # a refused message: nothing was logged, nothing to rate
+            return
+        value = {True: 1, False: -1}.get(data.liked) if isinstance(data.liked, bool) else None
+        service.feedback(state["id"], turn, value)
+
+    def clear() -> tuple:
+        return [], _new_conversation(service), EMPTY_TRACE, None
+
+    def chat(message: str, conversation_id: str = "") -> dict:
+        """Send one message; returns the reply, the responder that gave it, its confidence,
+        and the conversation_id to pass with the next message (a new one when empty)."""
+        reply = service.respond(message, conversation_id or None)
+        answered = reply.message
+        return {"reply": reply.text, "conversation_id": reply.conversation_id,
+                "turn_index": reply.turn_index, "refused": reply.refused,
+                "responder": answered.responder if answered else None,
+                "confidence": answered.reply_confidence if answered else None,
+                "latency_ms": round(reply.latency_ms, 1)}
+
+    with gr.Blocks(title=title) as app:
+        state = gr.State(None)
+        gr.Markdown(f"## {title}\n메시지를 보내면 오른쪽에 봇이 어떻게 답을 골랐는지 보여 줘요. "
+                    "답 아래의 좋아요·싫어요 버튼으로 평가해 주세요.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="대화", height=460, elem_id="chat",
+                                     render_markdown=False, sanitize_html=True)
+                box = gr.Textbox(placeholder="메시지를 입력하고 Enter", show_label=False,
+                                 elem_id="message", autofocus=True)
+                with gr.Row():
+                    send = gr.Button("보내기", variant="primary", elem_id="send")
+                    clear_button = gr.Button("대화 지우기", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box, label="예시")
+            with gr.Column(scale=2):
+                gr.Markdown("### 마지막 메시지의 처리 과정 (trace)")
+                trace = gr.HTML(EMPTY_TRACE, elem_id="trace")
+                heatmap = gr.Plot(label="seq2seq 어텐션", elem_id="attention")
+        outputs = [box, chatbot, state, trace, heatmap]
+        for event in (box.submit, send.click):
+            event(submit, [box, chatbot, state], outputs, api_visibility="private",
+                  concurrency_limit=None)
+        chatbot.like(like, [state], None, api_visibility="private")
+        clear_button.click(clear, None, [chatbot, state, trace, heatmap],
+                           api_visibility="private")
+        chatbot.clear(lambda: clear()[1:], None, [state, trace, heatmap],
+                      api_visibility="private")  # the chat's own trash icon
+        gr.api(chat, api_name="chat", concurrency_limit=None)
+    return app
+
+
+def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
+           block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Serve the UI (and the ``chat`` API) on ``host:port``; blocks unless ``block=False``."""
+    app = build_app(service)
+    app.queue(default_concurrency_limit=None)
+    # Each waiting user holds a worker thread while the batcher answers; Gradio's default of
+    # 40 would make the 41st user wait for a free thread rather than join the next batch.
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block,
+               quiet=quiet, css=CSS, footer_links=["api"], show_error=False,
+               max_threads=MAX_THREADS)
+    return app

@@ -1,0 +1,158 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) and the `chat` API
+through gradio_client, against a server on 127.0.0.1.
+
+The screenshot is kept as a test artifact: test-artifacts/serve.png (or $CHATBOT_ARTIFACTS).
+Without Chromium the browser test is skipped, except in CI, where .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from chatbot.data.logstore import LogStore
+from chatbot.pipeline import Pipeline
+from chatbot.serving.service import ChatService, model_version
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("CHATBOT_ARTIFACTS",
+                                Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(small_bot_dir, tmp_path_factory):
+    """The real Gradio app on a free loopback port; the seq2seq step may answer anything, so
+    that a written reply (and its attention heatmap) shows up."""
+    from chatbot.serving.web import launch
+
+    pipeline = Pipeline.load(small_bot_dir)
+    seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
+    seq2seq.config = seq2seq.config.model_copy(update={"threshold": 0.0})
+    store = LogStore(tmp_path_factory.mktemp("serve") / "log.sqlite")
+    service = ChatService(pipeline, store, model_version(small_bot_dir))
+    port = _free_port()
+    app = launch(service, port=port, block=False, quiet=True)
+    yield f"http://127.0.0.1:{port}/", service
+    app.close()
+    service.close()
+
+
+def test_chat_api_answers_through_gradio_client(server):
+    from gradio_client import Client
+
+    url, service = server
+    client = Client(url, verbose=False)
+    first = client.predict("안녕하세요", "", api_name="/chat")
+    assert first["reply"] and first["responder"] and first["turn_index"] == 0
+    second = client.predict("고마워요", first["conversation_id"], api_name="/chat")
+    assert second["turn_index"] == 1 and second["conversation_id"] == first["conversation_id"]
+    refused = client.predict("가" * 5000, "", api_name="/chat")
+    assert refused["refused"] and "5,000자" in refused["reply"]
+    assert [t.user_text for t in service.store.turns(first["conversation_id"])] == [
+        "안녕하세요", "고마워요"]
+
+
+def test_a_person_chats_in_the_browser(server):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("no Chromium here (Debian: apt-get install chromium fonts-nanum)")
+    from playwright.sync_api import expect, sync_playwright
+
+    url, service = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
+        page.goto(url, wait_until="load")
+        box = page.locator("#message textarea")
+        box.wait_for(timeout=30_000)
+        chat, trace = page.locator("#chat"), page.locator("#trace")
+
+        box.fill("안녕하세요")
+        box.press("Enter")
+        expect(trace).to_contain_text("안녕하세요", timeout=20_000)
+        expect(trace).to_contain_text("answered by")
+        greeting = _latest(service.store, "안녕하세요")
+        expect(chat).to_contain_text(greeting.bot_reply)
+
+        question = "<b>굵게</b> 파이썬 데코레이터 알려줘"
+        box.fill(question)
+        page.locator("#send").click()
+        expect(trace).to_contain_text(question, timeout=20_000)  # the new turn's trace
+        expect(trace.locator("tr", has_text="answered by")).to_contain_text("respond.seq2seq")
+        expect(chat).to_contain_text(question)  # shown as typed: escaped, not bold
+        assert chat.locator("b").count() == 0 and trace.locator("b").count() == 0
+        expect(page.locator("#attention img")).to_be_visible(timeout=20_000)  # the heatmap
+        for stage in ("morphemes", "tokens kept", "intent", "respond.retrieval", "time (ms)"):
+            expect(trace).to_contain_text(stage)
+
+        # Gradio labels the rating buttons in the browser's language.
+        page.locator("#chat button:is([aria-label='좋아요'], [aria-label='Like'])").first.click()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve.png"), full_page=True)
+        browser.close()
+
+    turns = service.store.turns(greeting.conversation_id)
+    assert [t.user_text for t in turns] == ["안녕하세요", question]
+    assert turns[1].trace["responder"] == "respond.seq2seq"
+    _wait_for(lambda: service.store.turns(greeting.conversation_id)[0].feedback == 1)
+
+
+def _latest(store: LogStore, text: str):
+    return max((t for t in store.turns() if t.user_text == text), key=lambda t: t.timestamp)
+
+
+def _wait_for(condition, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the like never reached the dialog log"
+        time.sleep(0.1)
+
+
+def test_a_killed_server_has_logged_every_reply_it_gave(small_bot_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gradio_client import Client
+
+    port, log = _free_port(), tmp_path / "log.sqlite"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chatbot.cli", "serve", "--model", str(small_bot_dir),
+         "--port", str(port), "--log-db", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until the server answers on its port
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "the server did not start in 2 minutes"
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:
+                time.sleep(1)
+        replies = [client.predict(text, "", api_name="/chat")["reply"]
+                   for text in ("안녕하세요", "배고파", "고마워")]
+    finally:
+        server.send_signal(signal.SIGKILL)  # no clean shutdown, no chance to flush anything
+        server.wait(timeout=30)
+    assert [t.bot_reply for t in sorted(LogStore(log).turns(), key=lambda t: t.timestamp)] \
+        == replies
