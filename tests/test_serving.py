@@ -68,6 +68,7 @@ def test_concurrent_messages_are_batched_and_each_gets_its_own_reply(small_bot):
     assert [results[n].text for n in range(len(texts))] == texts
     assert all(results[n].reply for n in results)
     assert max(batcher.batch_sizes) > 1 and sum(batcher.batch_sizes) == len(texts)
+    assert max(m.extras["batch_size"] for m in results.values()) == max(batcher.batch_sizes)
 
 
 class _FailsOn:
@@ -135,8 +136,9 @@ def test_chat_command_reads_stdin_and_logs(small_bot_dir, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "chatbot.cli", "chat", "--model", str(small_bot_dir),
          "--log-db", str(log)], input="안녕하세요\n/trace\n고마워\n", capture_output=True,
-        text=True, timeout=120, env={"CHATBOT_MODELS_DIR": str(tmp_path), "PATH": "/usr/bin",
-                                     "HOME": str(tmp_path)})
+        text=True, timeout=120,
+        env={"CHATBOT_MODELS_DIR": str(tmp_path / "models"), "PATH": "/usr/bin",
+             "HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("봇> ") == 2 and "responder" not in done.stderr
     assert LogStore(log).count() == 2

@@ -79,6 +79,8 @@ class Batcher:
 
     def _process(self, batch: list[tuple[Message, Future]]) -> None:
         self.batch_sizes.append(len(batch))
+        for message, _ in batch:
+            message.extras["batch_size"] = len(batch)  # in the trace: what it was served with
         try:
             self.pipeline.process([message for message, _ in batch])
         except Exception:

@@ -54,6 +54,9 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
 
     def submit(text: str, history: list[dict], state: dict | None) -> Iterator[tuple]:
         state = state or _new_conversation(service)
+        if not text.strip():  # Enter on an empty box: nothing to say, nothing to log
+            yield "", history, state, gr.skip(), gr.skip()
+            return
         history = [*history, {"role": "user", "content": html.escape(text)}]
         yield "", history, state, gr.skip(), gr.skip()
         reply = service.respond(text, state["id"])
