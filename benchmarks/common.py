@@ -53,6 +53,12 @@ def rate(work: Callable[[], Any], items: int, min_seconds: float = 0.5) -> float
             return items * runs / elapsed
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` (0..1) of ``values`` lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),

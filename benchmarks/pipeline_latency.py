@@ -16,17 +16,12 @@ import statistics
 import sys
 import time
 
-from common import write_results
+from common import percentile, write_results
 
 from chatbot.config import load_config
 from chatbot.data.datasets import load_dataset
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main(argv: list[str] | None = None) -> int:

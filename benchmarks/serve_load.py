@@ -30,18 +30,13 @@ import threading
 import time
 from pathlib import Path
 
-from common import write_results
+from common import percentile, write_results
 
 from chatbot.data.datasets import load_dataset
 from chatbot.data.logstore import LogStore
 
 REQUEST_TIMEOUT_S = 60
 START_TIMEOUT_S = 180
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def free_port() -> int:
