@@ -3,6 +3,7 @@ attention matrix as a heatmap with Korean labels."""
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from pathlib import Path
@@ -53,8 +54,10 @@ def trace_html(message: Message | None) -> str:
     return f"<table class='trace'>{''.join(rows)}</table>"
 
 
+@functools.cache
 def korean_font() -> str | None:
-    """The family name of a Korean font matplotlib can use, or None (labels then show boxes)."""
+    """The family name of a Korean font matplotlib can use, or None (labels then show boxes).
+    Looked up once per process: adding a font parses the whole file."""
     from matplotlib import font_manager
 
     for path in KOREAN_FONT_FILES:
