@@ -32,13 +32,13 @@ from typing import Any
 
 import torch
 from common import write_results
-from sacrebleu.metrics import BLEU, CHRF
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from chatbot.config import load_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
 from chatbot.data.splits import split_examples
+from chatbot.evaluation import metrics
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot_plugins.respond.base import Answer, text_of
@@ -52,35 +52,25 @@ def plugin(pipeline: Pipeline, name: str):
     return next(p for p in pipeline.plugins if p.name == name)
 
 
-def morphemes(texts: list[str]) -> list[str]:
-    import mecab
-
-    tagger = mecab.MeCab()
-    return [" ".join(tagger.morphs(text)) for text in texts]
+def corpus_bleu(replies: list[str], references: list[str]) -> float:
+    return round(metrics.bleu_score(metrics.bleu_statistics(replies, references)), 2)
 
 
-def distinct(replies: list[str], n: int) -> float:
-    grams = Counter()
-    for reply in replies:
-        words = reply.split()
-        grams.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-    return round(len(grams) / max(sum(grams.values()), 1), 4)
+def corpus_chrf(replies: list[str], references: list[str]) -> float:
+    return round(metrics.chrf_score(metrics.chrf_statistics(replies, references)), 2)
 
 
 def score(replies: list[str], references: list[str],
           reference_morphemes: list[str]) -> dict[str, Any]:
-    bleu, chrf = BLEU(tokenize="none"), CHRF()
-    hypothesis_morphemes = morphemes(replies)
+    """The reply metrics of chatbot eval (chatbot/evaluation/metrics.py)."""
+    hypothesis_morphemes = metrics.morphemes(replies)
     return {
-        "bleu4_eojeol": round(bleu.corpus_score(replies, [references]).score, 2),
-        "chrf_eojeol": round(chrf.corpus_score(replies, [references]).score, 2),
-        "bleu4_morpheme": round(
-            BLEU(tokenize="none").corpus_score(hypothesis_morphemes,
-                                               [reference_morphemes]).score, 2),
-        "chrf_morpheme": round(CHRF().corpus_score(hypothesis_morphemes,
-                                                   [reference_morphemes]).score, 2),
-        "distinct1": distinct(replies, 1),
-        "distinct2": distinct(replies, 2),
+        "bleu4_eojeol": corpus_bleu(replies, references),
+        "chrf_eojeol": corpus_chrf(replies, references),
+        "bleu4_morpheme": corpus_bleu(hypothesis_morphemes, reference_morphemes),
+        "chrf_morpheme": corpus_chrf(hypothesis_morphemes, reference_morphemes),
+        "distinct1": round(metrics.distinct(replies, 1), 4),
+        "distinct2": round(metrics.distinct(replies, 2), 4),
         "mean_words": round(sum(len(r.split()) for r in replies) / max(len(replies), 1), 2),
     }
 
@@ -158,9 +148,8 @@ def tune_chain(pipeline: Pipeline, messages: list[Message], references: list[str
             replies = replay_chain(pipeline, outputs, threshold, bonus)
             grid[f"threshold={threshold} bonus={bonus}"] = {
                 "threshold": threshold, "bonus": bonus,
-                "bleu4_eojeol": round(BLEU(tokenize="none").corpus_score(
-                    replies, [references]).score, 2),
-                "chrf_eojeol": round(CHRF().corpus_score(replies, [references]).score, 2)}
+                "bleu4_eojeol": corpus_bleu(replies, references),
+                "chrf_eojeol": corpus_chrf(replies, references)}
     best = max(grid.values(), key=lambda r: r["bleu4_eojeol"] + r["chrf_eojeol"])
     return {"best": best, "grid": grid}
 
@@ -203,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     train, tune = train_side.train, train_side.dev
     dev = split.dev[: args.dev_limit] if args.dev_limit else split.dev
     references = [e.answer for e in dev]
-    reference_morphemes = morphemes(references)
+    reference_morphemes = metrics.morphemes(references)
 
     started = time.perf_counter()
     if args.model:

@@ -26,6 +26,7 @@ examples:
   chatbot process --model models/default "오늘 너무 우울해"
   chatbot serve --model models/default
   chatbot chat --model models/default
+  chatbot eval logs/dialog.sqlite --model models/default --out reports/today
 """
 
 
@@ -109,9 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     from chatbot.cli.data import add_data_commands
+    from chatbot.cli.evaluate import add_eval_command
     from chatbot.cli.serve import add_serving_commands
 
     add_serving_commands(commands)
+    add_eval_command(commands)
     add_data_commands(commands)
     return parser
 

@@ -148,37 +148,58 @@ class LanguageModelFallback(Plugin):
         padded = torch.zeros(len(prompts), int(lengths.max()), dtype=torch.long)
         for row, prompt in enumerate(prompts):
             padded[row, : len(prompt)] = torch.tensor(prompt)
-        # One generator per message: its reply does not depend on the rest of the batch.
-        generators = [torch.Generator().manual_seed(
-            config.seed * 1_000_003 + zlib.crc32(m.text.encode())) for m in messages]
-        replies: list[list[int]] = [[] for _ in messages]
+        # One seeded stream of uniform draws per message, taken up front: its reply does not
+        # depend on the rest of the batch, and each step samples the whole batch at once by
+        # inverting the cumulative distribution at the message's draw.
+        draws = torch.stack([torch.rand(config.max_reply, generator=torch.Generator().manual_seed(
+            config.seed * 1_000_003 + zlib.crc32(m.text.encode()))) for m in messages])  # (B, T)
+        tokens = torch.zeros(len(messages), config.max_reply, dtype=torch.long)  # (B, T)
+        reply_lengths = torch.zeros(len(messages), dtype=torch.long)  # (batch,) before EOS
         log_probs = torch.zeros(len(messages))  # (batch,)
         done = torch.zeros(len(messages), dtype=torch.bool)  # (batch,)
         with torch.no_grad():
             logits, state = self.model.encode_prompts(padded, lengths)  # (batch, vocab)
-            for _ in range(config.max_reply):
+            for position in range(config.max_reply):
                 logits[:, PAD] = -math.inf
                 sampling = filter_logits(logits / config.temperature, config.top_k,
                                          config.top_p)  # (batch, vocab)
-                probabilities = torch.softmax(sampling, dim=-1)  # (batch, vocab)
-                chosen = torch.stack([torch.multinomial(probabilities[row], 1, generator=g)[0]
-                                      for row, g in enumerate(generators)])  # (batch,)
+                cumulative = torch.softmax(sampling, dim=-1).cumsum(dim=-1)  # (batch, vocab)
+                # side="right": never a token of probability 0 (the cumulative sum is flat
+                # there); the factor keeps the target below the total despite rounding.
+                target = draws[:, position, None] * cumulative[:, -1:] * (1 - 1e-6)  # (B, 1)
+                chosen = torch.searchsorted(cumulative, target, side="right").squeeze(1)  # (B,)
                 step = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]  # (batch,)
-                for row, token in enumerate(chosen.tolist()):
-                    if not done[row]:
-                        log_probs[row] += step[row]
-                        if token == EOS:
-                            done[row] = True
-                        else:
-                            replies[row].append(token)
+                live = ~done  # (batch,)
+                log_probs += torch.where(live, step, 0.0)
+                tokens[:, position] = chosen
+                done |= chosen == EOS
+                reply_lengths += (live & ~done).long()
                 if bool(done.all()):
                     break
                 logits, state = self.model(chosen[:, None], state)
                 logits = logits[:, 0]  # (batch, vocab)
-        counts = torch.tensor([len(r) + 1 for r in replies], dtype=torch.float)  # (+ EOS)
+        counts = (reply_lengths + done.long()).float()  # (batch,) EOS counts when it came
         confidences = (log_probs / counts).exp().tolist()
+        replies = [row[:length].tolist() for row, length in zip(tokens, reply_lengths.tolist(),
+                                                               strict=True)]
         return [(self.subwords.decode(ids), c) for ids, c in zip(replies, confidences,
                                                                   strict=True)]
+
+    def answer_nll(self, messages: list[Message], replies: list[str]) -> list[tuple[float, int]]:
+        """How well the model predicts given replies: for each, the negative log-likelihood
+        (nats) of its subwords and the end of reply given its message, and how many there are.
+        ``exp(sum of nll / sum of counts)`` is the replies' perplexity."""
+        if self.model is None:
+            raise NotFittedError(self.name)
+        sequences = self._sequences([text_of(m) for m in messages], replies)
+        scores: list[tuple[float, int]] = []
+        with torch.no_grad():
+            for start in range(0, len(sequences), 128):
+                batch = collate(sequences[start:start + 128])
+                nll = _token_nll(self.model, batch)  # (batch, length)
+                scores += [(float(row[mask].sum()), int(mask.sum()))
+                           for row, mask in zip(nll, batch["answer"], strict=True)]
+        return scores
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -225,13 +246,18 @@ def _loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
                            ignore_index=PAD)
 
 
+def _token_nll(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The negative log-likelihood of every target token (0 at padding)."""
+    logits, _ = model(batch["inputs"])  # (batch, length, vocab)
+    return F.cross_entropy(logits.transpose(1, 2).float(), batch["targets"],
+                           ignore_index=PAD, reduction="none")  # (batch, length)
+
+
 def _evaluate(model: nn.Module, dev: list, device: torch.device) -> dict[str, float]:
     total_nll, total_tokens, answer_nll, answer_tokens = 0.0, 0, 0.0, 0
     for start in range(0, len(dev), 128):
         batch = {k: v.to(device) for k, v in collate(dev[start:start + 128]).items()}
-        logits, _ = model(batch["inputs"])  # (batch, length, vocab)
-        nll = F.cross_entropy(logits.transpose(1, 2).float(), batch["targets"],
-                              ignore_index=PAD, reduction="none")  # (batch, length)
+        nll = _token_nll(model, batch)  # (batch, length)
         real = batch["targets"] != PAD  # (batch, length)
         total_nll += float(nll[real].sum())
         total_tokens += int(real.sum())

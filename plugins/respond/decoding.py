@@ -178,94 +178,128 @@ def beam_search(model: Seq2Seq, source: torch.Tensor, bos: int, eos: int, max_le
     with _inference(model):
         batch, src_len, device = source.size(0), source.size(1), source.device
         has_attention = model.attention is not None
-        rows = torch.arange(batch, device=device)  # (batch,)
-        encoded = model.encode(source).index_select(rows.repeat_interleave(beam))  # B * K rows
+        encoded = model.encode(source)
+        source_lengths = encoded.lengths  # (batch,)
+        # What is returned, filled in as examples finish.
+        out_score = torch.full((batch,), float("-inf"), device=device)  # (batch,)
+        out_tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)  # (B, max)
+        out_length = torch.zeros(batch, dtype=torch.long, device=device)  # (batch,)
+        out_attention = torch.zeros(batch, max_len, src_len, device=device)  # (B, max, S)
+        # The examples still being decoded: finished ones leave the batch, so a long reply
+        # does not keep every other example's beams running to the end.
+        alive = torch.arange(batch, device=device)  # (A,) their rows in the output
+        encoded = encoded.index_select(alive.repeat_interleave(beam))  # A * K rows
         state = encoded.state
-        token = torch.full((batch * beam,), bos, dtype=torch.long, device=device)  # (B * K,)
+        token = torch.full((batch * beam,), bos, dtype=torch.long, device=device)  # (A * K,)
         # Only the first copy of each example starts, so the first step yields `beam`
         # different hypotheses rather than `beam` copies of one.
-        sums = torch.full((batch, beam), float("-inf"), device=device)  # (batch, beam)
+        sums = torch.full((batch, beam), float("-inf"), device=device)  # (A, beam)
         sums[:, 0] = 0.0
-        history = torch.zeros(batch, beam, 0, dtype=torch.long, device=device)  # (B, K, t)
-        seen = torch.zeros(batch, beam, 0, src_len, device=device)  # (B, K, t, S) attention
+        history = torch.zeros(batch, beam, 0, dtype=torch.long, device=device)  # (A, K, t)
+        seen = torch.zeros(batch, beam, 0, src_len, device=device)  # (A, K, t, S) attention
         # The best finished output of each example so far.
-        best_score = torch.full((batch,), float("-inf"), device=device)  # (batch,)
-        best_tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)  # (B, max)
-        best_length = torch.zeros(batch, dtype=torch.long, device=device)  # (batch,)
-        best_attention = torch.zeros(batch, max_len, src_len, device=device)  # (B, max, S)
-        found = torch.zeros(batch, dtype=torch.long, device=device)  # (batch,) outputs ended
-        done = torch.zeros(batch, dtype=torch.bool, device=device)  # (batch,)
+        best_score = torch.full((batch,), float("-inf"), device=device)  # (A,)
+        best_tokens = torch.zeros(batch, max_len, dtype=torch.long, device=device)  # (A, max)
+        best_length = torch.zeros(batch, dtype=torch.long, device=device)  # (A,)
+        best_attention = torch.zeros(batch, max_len, src_len, device=device)  # (A, max, S)
+        found = torch.zeros(batch, dtype=torch.long, device=device)  # (A,) outputs ended
+        done = torch.zeros(batch, dtype=torch.bool, device=device)  # (A,)
         candidates = 2 * beam
+
+        def finish(rows: torch.Tensor) -> None:
+            """Copy the best outputs of working rows ``rows`` into the returned ones."""
+            targets = alive[rows]
+            out_score[targets] = best_score[rows]
+            out_tokens[targets] = best_tokens[rows]
+            out_length[targets] = best_length[rows]
+            out_attention[targets] = best_attention[rows]
+
         for step in range(max_len):
-            log_probs, state, attention = model.step(token, state, encoded)  # (B * K, vocab)
+            rows = torch.arange(alive.size(0), device=device)  # (A,)
+            live_n = alive.size(0)
+            log_probs, state, attention = model.step(token, state, encoded)  # (A * K, vocab)
             vocab = log_probs.size(1)
             if no_repeat_ngram:
-                log_probs = block_repeats(log_probs, history.view(batch * beam, step),
-                                          no_repeat_ngram)  # (B * K, vocab)
-            total = sums.unsqueeze(-1) + log_probs.view(batch, beam, vocab)  # (B, K, vocab)
+                log_probs = block_repeats(log_probs, history.view(live_n * beam, step),
+                                          no_repeat_ngram)  # (A * K, vocab)
+            total = sums.unsqueeze(-1) + log_probs.view(live_n, beam, vocab)  # (A, K, vocab)
             # Every candidate of this step has step + 1 tokens, so the sums rank them.
-            cand_total, cand_index = total.view(batch, beam * vocab).topk(
-                min(candidates, beam * vocab), dim=1)  # (batch, C), (batch, C)
-            origin = cand_index // vocab  # (batch, C) the beam each candidate extends
-            word = cand_index % vocab  # (batch, C)
-            is_eos = word == eos  # (batch, C)
+            cand_total, cand_index = total.view(live_n, beam * vocab).topk(
+                min(candidates, beam * vocab), dim=1)  # (A, C), (A, C)
+            origin = cand_index // vocab  # (A, C) the beam each candidate extends
+            word = cand_index % vocab  # (A, C)
+            is_eos = word == eos  # (A, C)
             rank = torch.arange(cand_total.size(1), device=device)  # (C,)
             norm = (step + 1) ** length_penalty
-            ends = is_eos & (rank < beam) & torch.isfinite(cand_total) & ~done[:, None]  # (B, C)
+            ends = is_eos & (rank < beam) & torch.isfinite(cand_total)  # (A, C)
             found += ends.sum(dim=1)
             ended_score, which = torch.where(ends, cand_total / norm,
-                                             float("-inf")).max(dim=1)  # (batch,), (batch,)
-            better = ended_score > best_score  # (batch,)
+                                             float("-inf")).max(dim=1)  # (A,), (A,)
+            better = ended_score > best_score  # (A,)
             if bool(better.any()):
-                from_beam = origin.gather(1, which[:, None]).squeeze(1)  # (batch,)
+                from_beam = origin.gather(1, which[:, None]).squeeze(1)  # (A,)
                 best_tokens[better, :step] = history[rows, from_beam][better]  # (n, step)
                 if has_attention:
                     best_attention[better, :step] = seen[rows, from_beam][better]  # (n, t, S)
-                best_length = torch.where(better, step, best_length)  # (batch,)
-                best_score = torch.where(better, ended_score, best_score)  # (batch,)
+                best_length = torch.where(better, step, best_length)  # (A,)
+                best_score = torch.where(better, ended_score, best_score)  # (A,)
             # The `beam` best candidates that do not end go on (EOS ones sorted last).
             order = torch.where(is_eos, rank + candidates, rank).argsort(dim=1)[:, :beam]
-            keep_total = cand_total.gather(1, order)  # (batch, K)
-            keep_origin = origin.gather(1, order)  # (batch, K)
-            keep_word = word.gather(1, order)  # (batch, K)
-            sums = torch.where(is_eos.gather(1, order), float("-inf"), keep_total)  # (B, K)
+            keep_total = cand_total.gather(1, order)  # (A, K)
+            keep_origin = origin.gather(1, order)  # (A, K)
+            keep_word = word.gather(1, order)  # (A, K)
+            sums = torch.where(is_eos.gather(1, order), float("-inf"), keep_total)  # (A, K)
             history = torch.cat([
                 history.gather(1, keep_origin[:, :, None].expand(-1, -1, step)),
                 keep_word[:, :, None],
-            ], dim=2)  # (batch, K, step + 1)
+            ], dim=2)  # (A, K, step + 1)
             if has_attention:
-                step_weights = attention.view(batch, beam, src_len).gather(
-                    1, keep_origin[:, :, None].expand(-1, -1, src_len))  # (batch, K, S)
+                step_weights = attention.view(live_n, beam, src_len).gather(
+                    1, keep_origin[:, :, None].expand(-1, -1, src_len))  # (A, K, S)
                 seen = torch.cat([
                     seen.gather(1, keep_origin[:, :, None, None].expand(-1, -1, step, src_len)),
                     step_weights[:, :, None],
-                ], dim=2)  # (batch, K, step + 1, S)
-            flat = (rows[:, None] * beam + keep_origin).view(-1)  # (B * K,)
+                ], dim=2)  # (A, K, step + 1, S)
+            flat = (rows[:, None] * beam + keep_origin).view(-1)  # (A * K,)
             state = reorder_state(state, flat)
-            token = keep_word.view(-1)  # (B * K,)
+            token = keep_word.view(-1)  # (A * K,)
             # Stop an example once no live hypothesis can still win: log-probabilities are
             # <= 0, so a sum only falls, and with length_penalty > 0 the most a live one can
             # reach is its sum spread over the longest possible output. That bound is loose,
             # so also stop once `beam` outputs have ended and the best beats every live one
             # as it stands now (Hugging Face's rule; it makes beam 1 exactly greedy).
-            best_live = sums.max(dim=1).values  # (batch,)
+            best_live = sums.max(dim=1).values  # (A,)
             horizon = max_len if length_penalty > 0 else step + 1
             done |= best_score >= best_live / horizon ** length_penalty
             done |= (found >= beam) & (best_score >= best_live / norm)
-            if bool(done.all()):
-                break
-        # Outputs cut by max_len compete with the finished ones as they are.
-        steps = history.size(2)
-        live_score, live_beam = (sums / max(steps, 1) ** length_penalty).max(dim=1)  # (batch,)
-        take = ~done & (live_score > best_score)  # (batch,)
-        if bool(take.any()):
-            best_tokens[take, :steps] = history[rows, live_beam][take]
-            if has_attention:
-                best_attention[take, :steps] = seen[rows, live_beam][take]  # (n, steps, S)
-            best_length = torch.where(take, steps, best_length)
-            best_score = torch.where(take, live_score, best_score)
-        return _collect(best_tokens, best_length, best_score,
-                        best_attention if has_attention else None, encoded.lengths[::beam])
+            if bool(done.any()):
+                finish(done.nonzero().squeeze(1))
+                keep = (~done).nonzero().squeeze(1)  # (A',)
+                if not len(keep):
+                    break
+                keep_rows = (keep[:, None] * beam + torch.arange(beam, device=device)).view(-1)
+                alive, sums, history, seen, found = (alive[keep], sums[keep], history[keep],
+                                                     seen[keep], found[keep])
+                best_score, best_tokens = best_score[keep], best_tokens[keep]
+                best_length, best_attention = best_length[keep], best_attention[keep]
+                done = done[keep]
+                token, state = token[keep_rows], reorder_state(state, keep_rows)
+                encoded = encoded.index_select(keep_rows)
+        else:
+            # Outputs cut by max_len compete with the finished ones as they are.
+            steps = history.size(2)
+            rows = torch.arange(alive.size(0), device=device)  # (A,)
+            live_score, live_beam = (sums / max(steps, 1) ** length_penalty).max(dim=1)  # (A,)
+            take = live_score > best_score  # (A,)
+            if bool(take.any()):
+                best_tokens[take, :steps] = history[rows, live_beam][take]
+                if has_attention:
+                    best_attention[take, :steps] = seen[rows, live_beam][take]  # (n, steps, S)
+                best_length = torch.where(take, steps, best_length)
+                best_score = torch.where(take, live_score, best_score)
+            finish(rows)
+        return _collect(out_tokens, out_length, out_score,
+                        out_attention if has_attention else None, source_lengths)
 
 
 def mean_log_likelihood(model: Seq2Seq, source: torch.Tensor, target_in: torch.Tensor,
