@@ -1,11 +1,11 @@
 """How fast chatbot eval goes through a log: batched against one turn at a time.
 
-    python benchmarks/eval_speed.py [--model DIR] [--turns 10000] [--batch-sizes 64,256]
+    python benchmarks/eval_speed.py [--model DIR ...] [--turns 10000] [--batch-sizes 64,256]
 
 The turns are the first N questions of chatbotdata (with their answers and labels as gold;
-``$CHATBOT_DATA_DIR/chatbotdata``), read the way ``chatbot eval`` reads a CSV. The model is the
-default bot unless --model names another. Two workloads, each run one turn at a time and in
-batches, in the same process, one after the other:
+``$CHATBOT_DATA_DIR/chatbotdata``), read the way ``chatbot eval`` reads a CSV. The models are
+the default bot unless --model names others (repeatable). Two workloads, each run one turn at
+a time and in batches, in the same process, one after the other:
   - classification: the pipeline up to its classifiers (its responders and fallback removed);
   - generation: the whole pipeline, replies written, and the language model scoring the gold
     replies (what chatbot eval runs).
@@ -57,7 +57,8 @@ def measure(pipeline: Pipeline, turns: list, batch_sizes: list[int]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a trained pipeline (default: the default bot)")
+    parser.add_argument("--model", action="append", default=[],
+                        help="a trained pipeline (repeatable; default: the default bot)")
     parser.add_argument("--turns", type=int, default=10_000)
     parser.add_argument("--batch-sizes", default="64,256",
                         help="batch sizes to compare with one at a time (64 is eval's default)")
@@ -68,20 +69,25 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_file():
         raise SystemExit(f"chatbotdata not found at {source}: set CHATBOT_DATA_DIR")
     turns = read_logs([source])[: args.turns]
-    if args.model:
-        model = Path(args.model)
-    else:
+    if not args.model:
         from chatbot.default_model import ensure_default_model
 
-        model = ensure_default_model(progress=True)
+        args.model = [ensure_default_model(progress=True)]
+    results = {"turns": len(turns), "source": str(source),
+               "torch_threads": torch.get_num_threads(), "target_speedup": TARGET_SPEEDUP,
+               "models": {}}
+    for model in map(Path, args.model):
+        results["models"][model.name] = benchmark_model(model, turns, batch_sizes, source)
+    print(write_results("eval_speed", results))
+    return 0
+
+
+def benchmark_model(model: Path, turns: list, batch_sizes: list[int], source: Path) -> dict:
     pipeline = Pipeline.load(model)
     pipeline.warm_up()
-
-    results = {"model": str(model), "steps": pipeline.names, "turns": len(turns),
-               "source": str(source), "torch_threads": torch.get_num_threads()}
+    results = {"model": str(model), "steps": pipeline.names}
     results["classification"] = measure(classification_only(pipeline), turns, batch_sizes)
     results["generation"] = measure(pipeline, turns, batch_sizes)
-
     run = run_pipeline(pipeline, turns, batch_sizes[0])
     started = time.perf_counter()
     table = build_table(run.outcomes)
@@ -91,11 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     default = f"batch_{batch_sizes[0]}"
     speedups = {workload: results[workload][default]["speedup_vs_one_at_a_time"]
                 for workload in ("classification", "generation")}
-    results["target"] = {"speedup_at_least": TARGET_SPEEDUP, "batch": batch_sizes[0],
-                         "speedups": speedups,
+    results["target"] = {"batch": batch_sizes[0], "speedups": speedups,
                          "met": all(s >= TARGET_SPEEDUP for s in speedups.values())}
-    print(write_results("eval_speed", results))
-    return 0
+    return results
 
 
 if __name__ == "__main__":

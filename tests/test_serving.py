@@ -11,12 +11,13 @@ import pytest
 
 from chatbot.cli import main
 from chatbot.data.logstore import LogStore
+from chatbot.fonts import korean_font
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot.serving.batcher import Batcher
 from chatbot.serving.service import ChatService, model_version
 from chatbot.serving.terminal import run_terminal_chat
-from chatbot.serving.trace_view import attention_figure, korean_font, trace_html
+from chatbot.serving.trace_view import attention_figure, trace_html
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from chatbot.evaluation.report_format import (
@@ -23,7 +22,7 @@ from chatbot.evaluation.report_format import (
     metric_label,
     metric_scale,
 )
-from chatbot.serving.trace_view import KOREAN_FONT_FILES, korean_font
+from chatbot.fonts import korean_font, korean_font_file
 
 BLUE, ORANGE = "#2563eb", "#f97316"  # model A, model B (and the main series)
 LIGHT_BLUE, SLATE = "#93c5fd", "#475569"  # p95 beside p50; gold replies beside the bot's
@@ -54,7 +53,7 @@ def _font_style() -> dict[str, Any]:
     from matplotlib import font_manager
 
     weight: Any = "normal"
-    path = next(Path(p) for p in KOREAN_FONT_FILES if Path(p).is_file())
+    path = korean_font_file()
     bold = path.with_name(path.stem + "Bold.ttf")
     if bold.is_file():
         font_manager.fontManager.addfont(str(bold))

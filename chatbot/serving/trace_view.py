@@ -3,19 +3,15 @@ attention matrix as a heatmap with Korean labels."""
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
-from pathlib import Path
 from typing import Any
 
+from chatbot.fonts import korean_font
 from chatbot.message import Message
 
 logger = logging.getLogger(__name__)
 
-# Debian's fonts-nanum. Added to matplotlib by path: its font cache may predate the package.
-KOREAN_FONT_FILES = ("/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
-                     "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf")
 EMPTY_TRACE = "<p class='trace-empty'>메시지를 보내면 여기에 처리 과정이 나타나요.</p>"
 
 
@@ -52,20 +48,6 @@ def trace_html(message: Message | None) -> str:
     timings = " · ".join(f"{name} {ms:.1f}" for name, ms in message.timings_ms.items())
     rows.append(_row("time (ms)", f"{sum(message.timings_ms.values()):.1f} total: {timings}"))
     return f"<table class='trace'>{''.join(rows)}</table>"
-
-
-@functools.cache
-def korean_font() -> str | None:
-    """The family name of a Korean font matplotlib can use, or None (labels then show boxes).
-    Looked up once per process: adding a font parses the whole file."""
-    from matplotlib import font_manager
-
-    for path in KOREAN_FONT_FILES:
-        if Path(path).is_file():
-            font_manager.fontManager.addfont(path)
-            return font_manager.FontProperties(fname=path).get_name()
-    logger.warning("no Korean font found; install fonts-nanum (Debian) for readable heatmaps")
-    return None
 
 
 def attention_figure(attention: dict[str, Any] | None) -> Any:

@@ -63,7 +63,13 @@ class TextClassifier(nn.Module):
                 [torch.relu(conv(conv_in))[:, :, :length] for conv in self.convs], dim=1
             ).transpose(1, 2)  # (batch, length, 3 * hidden)
         else:
-            states, _ = self.rnn(states)  # (batch, length, 2 * hidden)
+            # Packed, so the backward direction starts at each text's own last token: with
+            # padding read first, a message's prediction would depend on its batch.
+            packed = nn.utils.rnn.pack_padded_sequence(
+                states, mask.sum(dim=1).cpu(), batch_first=True, enforce_sorted=False)
+            states, _ = nn.utils.rnn.pad_packed_sequence(
+                self.rnn(packed)[0], batch_first=True,
+                total_length=tokens.size(1))  # (batch, length, 2 * hidden)
         pooled, _ = self.pool(states, mask)  # (batch, encoded)
         bag = self.ngrams(ngrams)  # (batch, ngram_dim)
         # Two heads whose logits add up: each branch has to be predictive on its own.

@@ -196,9 +196,14 @@ class LanguageModelFallback(Plugin):
         with torch.no_grad():
             for start in range(0, len(sequences), 128):
                 batch = collate(sequences[start:start + 128])
-                nll = _token_nll(self.model, batch)  # (batch, length)
-                scores += [(float(row[mask].sum()), int(mask.sum()))
-                           for row, mask in zip(nll, batch["answer"], strict=True)]
+                answer = batch["answer"]  # (batch, length)
+                features, _ = self.model.features(batch["inputs"])  # (batch, length, embed)
+                logits = self.model.out(features[answer])  # (answer tokens, vocab)
+                nll = F.cross_entropy(logits.float(), batch["targets"][answer],
+                                      reduction="none")  # (answer tokens,)
+                counts = answer.sum(dim=1).tolist()
+                scores += [(float(part.sum()), count)
+                           for part, count in zip(nll.split(counts), counts, strict=True)]
         return scores
 
     # -- persistence -------------------------------------------------------------------------

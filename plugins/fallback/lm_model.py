@@ -25,10 +25,17 @@ class LstmLanguageModel(nn.Module):
     def forward(
         self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        projected, state = self.features(tokens, state)  # (batch, length, embed)
+        return self.out(projected), state  # (batch, length, vocab)
+
+    def features(
+        self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """What the output layer reads at each position (``self.out`` turns it into logits):
+        scoring only some positions then skips the vocabulary-sized product for the rest."""
         embedded = self.dropout(self.embed(tokens))  # (batch, length, embed)
         outputs, state = self.lstm(embedded, state)  # (batch, length, hidden)
-        projected = self.project(self.dropout(outputs))  # (batch, length, embed)
-        return self.out(projected), state  # (batch, length, vocab)
+        return self.project(self.dropout(outputs)), state  # (batch, length, embed)
 
     def encode_prompts(
         self, prompts: torch.Tensor, lengths: torch.Tensor
