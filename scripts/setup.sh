@@ -24,6 +24,12 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 echo "installing the toolkit${extras:+ with $extras}"
 .venv/bin/python -m pip install --quiet -e ".${extras}"
+if [ -n "$extras" ]; then
+  # The example third-party plugin, found through its entry point like any other; its tests
+  # are part of the suite.
+  echo "installing examples/chatbot-mask-profanity"
+  .venv/bin/python -m pip install --quiet --no-deps -e examples/chatbot-mask-profanity
+fi
 if ! command -v java >/dev/null 2>&1; then
   echo "note: no Java runtime found; tokenize.konlpy needs one (Debian: apt-get install default-jdk-headless)"
 fi

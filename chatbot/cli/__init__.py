@@ -109,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_option(train)
     train.set_defaults(run=cmd_train)
 
+    new_plugin = commands.add_parser(
+        "new-plugin", help="write an installable plugin package skeleton (passes its tests)",
+        description="Write the package of a new plugin: pyproject with the chatbot.plugins "
+        "entry point, the plugin module, its tests (the contract kit of chatbot.testing) and a "
+        "README. It installs with pip and passes its own tests as generated.")
+    new_plugin.add_argument("name", metavar="NAME", help="the plugin's name, stage.name "
+                            "(e.g. style.polite, mask.profanity)")
+    new_plugin.add_argument("--dir", default=".", help="where to create the package folder "
+                            "(default: here)")
+    new_plugin.add_argument("--summary", help="one line on what it does")
+    new_plugin.set_defaults(run=cmd_new_plugin)
+
     from chatbot.cli.data import add_data_commands
     from chatbot.cli.evaluate import add_eval_command
     from chatbot.cli.serve import add_serving_commands
@@ -228,6 +240,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         shutil.rmtree(checkpoints, ignore_errors=True)
         print(f"saved {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     distributed.teardown()
+    return 0
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chatbot.scaffold import scaffold
+
+    root = scaffold(args.name, Path(args.dir), args.summary)
+    print(f"wrote {root}\nnext:\n  cd {root}\n  pip install -e '.[test]'\n  pytest\n"
+          f"  chatbot plugins    # lists {args.name}")
     return 0
 
 
