@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import yaml
 from common import write_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -44,8 +45,10 @@ from chatbot.pipeline import Pipeline
 from chatbot_plugins.respond.base import Answer, text_of
 
 SPEED_QUESTIONS = 64
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)  # 1.01: retrieval never answers alone
+# 1.01: retrieval never answers alone
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)
 BONUSES = (None, 0.0, 0.5, 1.0, 2.0, 4.0)  # None: no reranking
+ANSWER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # retrieval's weight on the answer's similarity
 
 
 def plugin(pipeline: Pipeline, name: str):
@@ -95,9 +98,25 @@ class ResponderOutputs:
     sampled: list[tuple[str, float]]
 
 
+def set_answer_weight(pipeline: Pipeline, weight: float) -> None:
+    retrieval = plugin(pipeline, "respond.retrieval")
+    retrieval.config = retrieval.config.model_copy(update={"answer_weight": weight})
+
+
+def apply_settings(pipeline: Pipeline, overrides: list[str]) -> None:
+    """``plugin.setting=value`` overrides on a loaded pipeline (run-time settings only)."""
+    for override in overrides:
+        key, _, value = override.partition("=")
+        *name, setting = key.split(".")
+        target = plugin(pipeline, ".".join(name))
+        target.config = target.config.model_copy(update={setting: yaml.safe_load(value)})
+
+
 def responder_outputs(pipeline: Pipeline, messages: list[Message]) -> ResponderOutputs:
     retrieval, seq2seq, lm = (plugin(pipeline, name) for name in
                               ("respond.retrieval", "respond.seq2seq", "fallback.lm"))
+    for message in messages:  # retrieval leaves its candidates here; take this run's
+        message.extras.pop("retrieval", None)
     nearest = retrieval.answer(messages)
     texts = [text_of(m) for m in messages]
     rows = [(i, c) for i, m in enumerate(messages) for c in m.extras["retrieval"]["candidates"]]
@@ -141,15 +160,17 @@ def replay_chain(pipeline: Pipeline, outputs: ResponderOutputs, threshold: float
 def tune_chain(pipeline: Pipeline, messages: list[Message], references: list[str]) -> dict:
     """Every combination of retrieval threshold and rerank bonus scored on the train side's
     held-out part (never on dev); the best by the mean of BLEU-4 and chrF."""
-    outputs = responder_outputs(pipeline, messages)
     grid = {}
-    for threshold in THRESHOLDS:
-        for bonus in BONUSES:
-            replies = replay_chain(pipeline, outputs, threshold, bonus)
-            grid[f"threshold={threshold} bonus={bonus}"] = {
-                "threshold": threshold, "bonus": bonus,
-                "bleu4_eojeol": corpus_bleu(replies, references),
-                "chrf_eojeol": corpus_chrf(replies, references)}
+    for weight in ANSWER_WEIGHTS:
+        set_answer_weight(pipeline, weight)
+        outputs = responder_outputs(pipeline, messages)
+        for threshold in THRESHOLDS:
+            for bonus in BONUSES:
+                replies = replay_chain(pipeline, outputs, threshold, bonus)
+                grid[f"answer_weight={weight} threshold={threshold} bonus={bonus}"] = {
+                    "answer_weight": weight, "threshold": threshold, "bonus": bonus,
+                    "bleu4_eojeol": corpus_bleu(replies, references),
+                    "chrf_eojeol": corpus_chrf(replies, references)}
     best = max(grid.values(), key=lambda r: r["bleu4_eojeol"] + r["chrf_eojeol"])
     return {"best": best, "grid": grid}
 
@@ -177,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev-limit", type=int, help="score only the first N dev questions")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override, as for chatbot train")
+                        metavar="KEY=VALUE", help="config override, as for chatbot train; with "
+                        "--model, plugin.setting=value of run-time settings "
+                        "(respond.retrieval.threshold=0.3)")
     parser.add_argument("--save", metavar="DIR", help="also save the trained pipeline here")
     parser.add_argument("--model", metavar="DIR",
                         help="score a pipeline saved by an earlier --save instead of training "
@@ -197,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.model:
         pipeline = Pipeline.load(args.model)
+        apply_settings(pipeline, args.overrides)
     else:
         pipeline = Pipeline.from_config(load_config(args.config, args.overrides))
         pipeline.fit(Corpus(examples=list(train), name="chatbotdata train"),
@@ -219,15 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     systems["chain"]["answered_by"] = {name: round(count / len(messages), 4)
                                        for name, count in responders.most_common()}
+    configured_weight = plugin(pipeline, "respond.retrieval").config.answer_weight
     tuning = tune_chain(pipeline, pipeline.process_texts([e.text for e in tune]),
                         [e.answer for e in tune])
     best = tuning["best"]
+    set_answer_weight(pipeline, best["answer_weight"])
     systems["chain_tuned"] = score(
         replay_chain(pipeline, responder_outputs(pipeline, messages), best["threshold"],
                      best["bonus"]), references, reference_morphemes)
     systems["chain_tuned"]["chosen_on_tune"] = best
     for name, result in systems.items():
         print(f"{name}: {result}", file=sys.stderr, flush=True)
+    set_answer_weight(pipeline, configured_weight)
     seq2seq = plugin(pipeline, "respond.seq2seq")
     speed = decoding_speed(seq2seq, [e.text for e in dev[:SPEED_QUESTIONS]])
     print(f"decoding replies/s: {speed}", file=sys.stderr)

@@ -186,3 +186,35 @@ def test_vector_retrieval_without_vectors_is_a_clear_error(demo_corpus):
     with pytest.raises(ChatbotError, match="needs sentence vectors") as caught:
         pipeline.fit(demo_corpus)
     assert "method=ngram" in caught.value.hint
+
+
+def test_retrieval_can_rank_by_the_answer_too(tmp_path):
+    from chatbot.plugin import TrainContext
+    from chatbot_plugins.respond.retrieval import RetrievalConfig, RetrievalResponder
+
+    corpus = Corpus(examples=[
+        Example("오늘 날씨 어때", answer="맑고 따뜻해요."),
+        Example("오늘 날씨 어때", answer="오후에 비가 온대요. 우산 챙기세요."),
+        Example("오늘 기분 어때", answer="저는 늘 좋아요!"),
+    ])
+    message = "오늘 날씨 비 온대?"
+
+    def reply(weight: float, plugin: RetrievalResponder | None = None) -> str:
+        plugin = plugin or RetrievalResponder(RetrievalConfig(answer_weight=weight))
+        if not plugin.questions:
+            plugin.fit(corpus, TrainContext())
+        return plugin.answer([Message(message)])[0].text
+
+    # By the question alone both 날씨 answers tie (one is picked per message); weighing the
+    # answers, the one that echoes the message wins.
+    assert reply(0.0) == "맑고 따뜻해요."
+    assert reply(1.0) == "오후에 비가 온대요. 우산 챙기세요."
+    trained = RetrievalResponder(RetrievalConfig(answer_weight=1.0))
+    trained.fit(corpus, TrainContext())
+    trained.save(tmp_path)
+    loaded = RetrievalResponder.load(tmp_path, RetrievalConfig(answer_weight=1.0))
+    assert reply(1.0, loaded) == reply(1.0, trained)
+    confidence = loaded.answer([Message(message)])[0].confidence
+    plain = RetrievalResponder(RetrievalConfig())
+    plain.fit(corpus, TrainContext())
+    assert confidence == pytest.approx(plain.answer([Message(message)])[0].confidence)

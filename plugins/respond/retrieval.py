@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from pathlib import Path
@@ -41,6 +42,11 @@ class RetrievalConfig(ResponderConfig):
         "benchmarks/dialog.py); vector: the sentence vectors of an earlier embed step; "
         "hybrid: the mean of both",
     )
+    answer_weight: float = Field(
+        0.0, ge=0, le=2, description="also rank by how much the message resembles the answer "
+        "(character n-grams), weighted by this: chit-chat answers often echo the message. The "
+        "threshold still applies to the question's similarity",
+    )
     candidates: int = Field(5, ge=1, le=50, description="the answers of this many nearest "
                             "questions are left in the trace for later responders "
                             "(respond.seq2seq with rerank: true)")
@@ -62,6 +68,7 @@ class RetrievalResponder(Responder):
         self.answers: list[list[str]] = []
         self.index: NgramIndex | None = None
         self.vectors: torch.Tensor | None = None  # (questions, dim), unit rows
+        self.answer_index: NgramIndex | None = None  # every answer, questions' lists flattened
 
     @property
     def uses_vectors(self) -> bool:
@@ -82,6 +89,12 @@ class RetrievalResponder(Responder):
             self.index = NgramIndex.build([text_of(m) for m in messages])
         if self.uses_vectors:
             self.vectors = _unit_vectors(messages, self.name)
+        self._index_answers()
+
+    def _index_answers(self) -> None:
+        """The answers' n-gram index, built from the stored answers when answer_weight is on."""
+        if self.config.answer_weight > 0 and self.answer_index is None:
+            self.answer_index = NgramIndex.build([a for group in self.answers for a in group])
 
     def answer(self, messages: list[Message]) -> list[Answer | str]:
         if not self.questions:
@@ -94,15 +107,21 @@ class RetrievalResponder(Responder):
         if self.vectors is not None:
             similarity += _unit_vectors(messages, self.name) @ self.vectors.T
             parts += 1
-        nearest = (similarity / parts).topk(min(self.config.candidates, len(self.questions)),
-                                             dim=1)
+        similarity /= parts  # (batch, questions)
+        ranking, best_answer = similarity, None
+        if self.config.answer_weight > 0:
+            self._index_answers()
+            ranking, best_answer = self._with_answers(messages, similarity)
+        nearest = ranking.topk(min(self.config.candidates, len(self.questions)), dim=1)
         results: list[Answer | str] = []
-        for message, scores, indices in zip(messages, nearest.values.tolist(),
-                                            nearest.indices.tolist(), strict=True):
+        for row, (message, indices) in enumerate(zip(messages, nearest.indices.tolist(),
+                                                     strict=True)):
             pick = zlib.crc32(message.text.encode())
+            scores = similarity[row, indices].tolist()  # the questions' own similarity
             candidates: dict[str, dict] = {}  # answer → its nearest question; many share one
             for score, index in zip(scores, indices, strict=True):
-                answer = self.answers[index][pick % len(self.answers[index])]
+                choice = (pick if best_answer is None else int(best_answer[row, index]))
+                answer = self.answers[index][choice % len(self.answers[index])]
                 candidates.setdefault(answer, {"question": self.questions[index],
                                                "answer": answer,
                                                "similarity": round(score, 4)})
@@ -112,6 +131,24 @@ class RetrievalResponder(Responder):
                                                     "candidates": list(candidates.values())})
             results.append(Answer(best["answer"], max(0.0, min(1.0, scores[0]))))
         return results
+
+    def _with_answers(self, messages: list[Message],
+                      similarity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ranking score (question similarity + answer_weight × the similarity of the
+        question's best-matching answer) and which of its answers that is."""
+        group = torch.tensor([q for q, answers in enumerate(self.answers)
+                              for _ in answers])  # (answers,) the question of each answer
+        start = torch.tensor([0, *itertools.accumulate(len(a) for a in self.answers)][:-1])
+        to_answer = self.answer_index.similarities([text_of(m) for m in messages])  # (B, A)
+        best = torch.full_like(similarity, -1.0).scatter_reduce(
+            1, group.expand_as(to_answer), to_answer, reduce="amax")  # (batch, questions)
+        # The first answer of each question that reaches its best similarity.
+        reaches = to_answer >= best.gather(1, group.expand_as(to_answer))  # (batch, answers)
+        position = torch.arange(len(group)).expand_as(to_answer)  # (batch, answers)
+        first = torch.full_like(similarity, len(group), dtype=torch.long).scatter_reduce(
+            1, group.expand_as(to_answer), torch.where(reaches, position, len(group)),
+            reduce="amin")  # (batch, questions)
+        return similarity + self.config.answer_weight * best, first - start
 
     def save(self, path: Path) -> None:
         if not self.questions:
@@ -133,6 +170,7 @@ class RetrievalResponder(Responder):
             plugin.index = NgramIndex.load(path, NGRAM_STEM)
         if plugin.uses_vectors:
             plugin.vectors = load_file(str(path / VECTORS_FILE))["vectors"]
+        plugin._index_answers()
         return plugin
 
 

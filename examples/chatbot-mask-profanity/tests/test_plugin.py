@@ -1,13 +1,13 @@
 """mask.profanity: the plugin contract, what it masks, and its use from a config."""
 
 import pytest
+from chatbot_mask_profanity import ProfanityMask
 
 from chatbot.config import parse_config
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot.registry import default_registry
 from chatbot.testing import check_plugin
-from chatbot_mask_profanity import ProfanityMask
 
 
 def test_it_keeps_the_plugin_contract():
