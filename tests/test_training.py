@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -218,10 +218,12 @@ def test_torchrun_with_two_cpu_processes_matches_one(tmp_path):
     single = [sys.executable, "-m", "chatbot.cli", "train", str(config), "--quiet"]
     subprocess.run([*single, "--out", str(tmp_path / "one")], check=True, env=env,
                    capture_output=True, timeout=600)
-    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
+    # The documented recipe (deploy/train-distributed.sh), on CPU: torchrun, 2 processes, gloo.
+    script = Path(__file__).resolve().parent.parent / "deploy" / "train-distributed.sh"
+    env.update(NPROC="2", DEVICE="cpu",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]))
     result = subprocess.run(
-        [*torchrun.split(), "--standalone", "--nproc_per_node", "2", "-m", "chatbot.cli",
-         "train", str(config), "--quiet", "--out", str(tmp_path / "two")],
+        ["bash", str(script), str(config), str(tmp_path / "two"), "--quiet"],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
