@@ -149,13 +149,16 @@ def test_a_pipeline_compared_with_itself_differs_in_nothing(eval_bot_dir, dialog
     assert comparison["differing_turns"] == []
 
 
-def test_a_sqlite_log_and_a_bad_csv(eval_bot_dir, tmp_path, capsys):
+def test_a_sqlite_log_and_a_bad_csv(eval_bot_dir, report, tmp_path, capsys):
     with LogStore(tmp_path / "served.sqlite") as store:
         store.append(Turn("web-1", 0, utc_now(), "안녕하세요", bot_reply="반가워요"))
     assert main(["eval", str(tmp_path / "served.sqlite"), "--model", str(eval_bot_dir),
                  "--out", str(tmp_path / "r"), "--quiet"]) == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["turns"] == 1 and metrics["intent"]["accuracy"] is None
+    labelled = json.loads((report / "metrics.json").read_text(encoding="utf-8"))
+    for part in ("intent", "spam", "reply", "lm", "latency_ms"):  # one shape, with or without
+        assert set(metrics[part]) == set(labelled[part]), part   # the labels to score
     bad = tmp_path / "bad.csv"
     bad.write_text("Q,A,label\n안녕,반가워,0\n\"끝나지 않은,따옴표,1\n", encoding="utf-8")
     assert main(["eval", str(bad), "--model", str(eval_bot_dir), "--out", str(tmp_path / "b"),

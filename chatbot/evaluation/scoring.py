@@ -154,8 +154,11 @@ def summarize(run: Run, table: TurnTable, model: dict[str, Any], logs: list[str]
 def _intent(table: TurnTable, top: dict) -> dict[str, Any]:
     labelled = (table.intent_gold >= 0) & (table.intent_predicted >= 0)
     names = table.intent_labels
-    if not labelled.any():
-        return {"turns": 0, "accuracy": None, "macro_f1": None, "ood_recall": None}
+    if not labelled.any():  # every key, so that metrics.json keeps one shape
+        return {"turns": 0, **dict.fromkeys(
+                    ("accuracy", "macro_precision", "macro_recall", "macro_f1",
+                     "weighted_precision", "weighted_recall", "weighted_f1", "ood_recall")),
+                "per_intent": {}, "labels": [], "confusion": [], "confused_pairs": []}
     report = metrics.classification_report([names[i] for i in table.intent_gold[labelled]],
                                            [names[i] for i in table.intent_predicted[labelled]])
     ood_recall = None
@@ -170,7 +173,8 @@ def _intent(table: TurnTable, top: dict) -> dict[str, Any]:
 def _spam(table: TurnTable, top: dict) -> dict[str, Any]:
     known = (table.spam_gold >= 0) & ~np.isnan(table.spam_score)
     if not known.any():
-        return {"turns": 0, "precision": None, "recall": None, "f1": None, "roc_auc": None}
+        return {"turns": 0, "spam": 0, "precision": None, "recall": None, "f1": None,
+                "roc_auc": None}
     gold = table.spam_gold[known] == 1
     precision, recall, _ = metrics.binary_scores(gold, table.spam_flagged[known])
     return {"turns": int(known.sum()), "spam": int(gold.sum()), "precision": precision,
