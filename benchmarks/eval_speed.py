@@ -25,7 +25,7 @@ from common import data_dir, write_results
 
 from chatbot.evaluation.logs import read_logs
 from chatbot.evaluation.records import turn_records
-from chatbot.evaluation.runner import run_pipeline
+from chatbot.evaluation.runner import Run, run_pipeline
 from chatbot.evaluation.scoring import build_table, summarize
 from chatbot.pipeline import Pipeline
 
@@ -39,11 +39,12 @@ def classification_only(pipeline: Pipeline) -> Pipeline:
                                     if not p.name.startswith(GENERATORS)])
 
 
-def measure(pipeline: Pipeline, turns: list, batch_sizes: list[int]) -> dict:
-    rates = {}
+def measure(pipeline: Pipeline, turns: list, batch_sizes: list[int]) -> tuple[dict, Run]:
+    """Turns/second at each batch size, and the run at the first batched size."""
+    rates, runs = {}, {}
     for batch_size in [1, *batch_sizes]:
-        run = run_pipeline(pipeline, turns, batch_size, progress=True,
-                           label=f"batch {batch_size}")
+        run = runs[batch_size] = run_pipeline(pipeline, turns, batch_size, progress=True,
+                                              label=f"batch {batch_size}")
         failed = sum(o.message is None for o in run.outcomes)
         rates[f"batch_{batch_size}"] = {"turns_per_second": round(len(turns) / run.seconds, 1),
                                         "seconds": round(run.seconds, 1), "failed": failed}
@@ -51,7 +52,7 @@ def measure(pipeline: Pipeline, turns: list, batch_sizes: list[int]) -> dict:
     for batch_size in batch_sizes:
         row = rates[f"batch_{batch_size}"]
         row["speedup_vs_one_at_a_time"] = round(row["turns_per_second"] / single, 2)
-    return rates
+    return rates, runs[batch_sizes[0]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,9 +87,8 @@ def benchmark_model(model: Path, turns: list, batch_sizes: list[int], source: Pa
     pipeline = Pipeline.load(model)
     pipeline.warm_up()
     results = {"model": str(model), "steps": pipeline.names}
-    results["classification"] = measure(classification_only(pipeline), turns, batch_sizes)
-    results["generation"] = measure(pipeline, turns, batch_sizes)
-    run = run_pipeline(pipeline, turns, batch_sizes[0])
+    results["classification"], _ = measure(classification_only(pipeline), turns, batch_sizes)
+    results["generation"], run = measure(pipeline, turns, batch_sizes)
     started = time.perf_counter()
     table = build_table(run.outcomes)
     summarize(run, table, {"path": str(model)}, [str(source)])

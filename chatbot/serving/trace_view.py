@@ -4,13 +4,10 @@ attention matrix as a heatmap with Korean labels."""
 from __future__ import annotations
 
 import html
-import logging
 from typing import Any
 
 from chatbot.fonts import korean_font
 from chatbot.message import Message
-
-logger = logging.getLogger(__name__)
 
 EMPTY_TRACE = "<p class='trace-empty'>메시지를 보내면 여기에 처리 과정이 나타나요.</p>"
 
