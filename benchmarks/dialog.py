@@ -8,14 +8,15 @@ a tenth of the train side is held out again ("tune") for choosing the chain's th
 On the rest, the config's pipeline is trained once (its responders, its language model).
 On dev, in the same run, four systems answer every question:
   - chain: the pipeline as configured (retrieval → seq2seq → LM fallback);
-  - chain_tuned: the same models, with retrieval's threshold and seq2seq's rerank bonus
-    chosen on "tune" (the grid is in the results);
+  - chain_tuned: the same models, with retrieval's intent_weight and threshold and seq2seq's
+    rerank bonus chosen on "tune" (the grid is in the results);
   - tfidf_retrieval: the answer of the nearest training question by character 1-3-gram
     TF-IDF cosine (scikit-learn), always answering, on the same training questions;
   - lm_alone: the pipeline's fallback.lm answering everything.
 Scores: BLEU-4 and chrF (sacrebleu) on eojeol (whitespace words) and on morphemes (mecab),
 distinct-1/2 of the replies, mean reply length, the share answered by each responder, and the
-perplexity of the gold answers under the LM and the seq2seq model. Then decoding speed of
+perplexity of the gold answers under the LM and the seq2seq model; the chain's difference from
+TF-IDF retrieval in BLEU-4 and chrF with a 95% paired bootstrap interval. Then decoding speed of
 respond.seq2seq: replies/second, greedy and beam 4, batch 1 and 32.
 Results: benchmarks/results/dialog.json.
 """
@@ -23,6 +24,7 @@ Results: benchmarks/results/dialog.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -30,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from common import write_results
@@ -48,7 +51,7 @@ SPEED_QUESTIONS = 64
 # 1.01: retrieval never answers alone
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01)
 BONUSES = (None, 0.0, 0.5, 1.0, 2.0, 4.0)  # None: no reranking
-ANSWER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # retrieval's weight on the answer's similarity
+INTENT_WEIGHTS = (0.0, 0.1, 0.2, 0.3)  # retrieval's bonus for the predicted intent
 
 
 def plugin(pipeline: Pipeline, name: str):
@@ -87,20 +90,28 @@ def tfidf_retrieval(train, dev) -> list[str]:
 
 
 @dataclass
-class ResponderOutputs:
-    """Every responder's answer to every question, computed once so that the chain's choices
-    (retrieval's threshold, reranking) can be replayed without running the models again."""
+class Written:
+    """seq2seq's and the LM's reply to every question, computed once: they do not depend on
+    retrieval's settings."""
+
+    replies: list[Answer]
+    scores: list[float]  # seq2seq's mean token log-probability
+    sampled: list[tuple[str, float]]  # the LM's reply and confidence
+
+
+@dataclass
+class Retrieved:
+    """Retrieval's answer to every question under one setting of its ranking, and its
+    candidates scored by seq2seq, so that the chain's choices (retrieval's threshold,
+    reranking) can be replayed without running the models again."""
 
     nearest: list[Answer]
     candidates: list[list[tuple[dict, float]]]  # (candidate, its log-likelihood) per question
-    written: list[Answer | str]
-    written_scores: list[float]
-    sampled: list[tuple[str, float]]
 
 
-def set_answer_weight(pipeline: Pipeline, weight: float) -> None:
+def set_retrieval(pipeline: Pipeline, **settings: float) -> None:
     retrieval = plugin(pipeline, "respond.retrieval")
-    retrieval.config = retrieval.config.model_copy(update={"answer_weight": weight})
+    retrieval.config = retrieval.config.model_copy(update=settings)
 
 
 def apply_settings(pipeline: Pipeline, overrides: list[str]) -> None:
@@ -112,9 +123,17 @@ def apply_settings(pipeline: Pipeline, overrides: list[str]) -> None:
         target.config = target.config.model_copy(update={setting: yaml.safe_load(value)})
 
 
-def responder_outputs(pipeline: Pipeline, messages: list[Message]) -> ResponderOutputs:
-    retrieval, seq2seq, lm = (plugin(pipeline, name) for name in
-                              ("respond.retrieval", "respond.seq2seq", "fallback.lm"))
+def written(pipeline: Pipeline, messages: list[Message]) -> Written:
+    seq2seq, lm = plugin(pipeline, "respond.seq2seq"), plugin(pipeline, "fallback.lm")
+    decoded = seq2seq.decode([text_of(m) for m in messages])
+    replies = [Answer(seq2seq.subwords.decode(tokens), math.exp(score))
+               for tokens, score in zip(decoded.tokens, decoded.scores, strict=True)]
+    return Written(replies, decoded.scores, lm.generate(messages))
+
+
+def retrieved(pipeline: Pipeline, messages: list[Message]) -> Retrieved:
+    retrieval, seq2seq = plugin(pipeline, "respond.retrieval"), plugin(pipeline,
+                                                                        "respond.seq2seq")
     for message in messages:  # retrieval leaves its candidates here; take this run's
         message.extras.pop("retrieval", None)
     nearest = retrieval.answer(messages)
@@ -124,55 +143,73 @@ def responder_outputs(pipeline: Pipeline, messages: list[Message]) -> ResponderO
     candidates: list[list[tuple[dict, float]]] = [[] for _ in messages]
     for (index, candidate), likelihood in zip(rows, likelihoods, strict=True):
         candidates[index].append((candidate, likelihood))
-    decoded = seq2seq.decode(texts)
-    written = [Answer(seq2seq.subwords.decode(tokens), math.exp(score))
-               for tokens, score in zip(decoded.tokens, decoded.scores, strict=True)]
-    return ResponderOutputs(nearest, candidates, written, decoded.scores,
-                            lm.generate(messages))
+    return Retrieved(nearest, candidates)
 
 
-def replay_chain(pipeline: Pipeline, outputs: ResponderOutputs, threshold: float,
+def replay_chain(pipeline: Pipeline, found: Retrieved, wrote: Written, threshold: float,
                  bonus: float | None) -> list[str]:
     """The chain's replies had retrieval used ``threshold`` and seq2seq reranked with
     ``bonus`` (None: no reranking), the rest as configured."""
     seq2seq, lm = plugin(pipeline, "respond.seq2seq"), plugin(pipeline, "fallback.lm")
     replies = []
-    for index, near in enumerate(outputs.nearest):
+    for index, near in enumerate(found.nearest):
         if near.confidence >= threshold:
             replies.append(near.text)
             continue
-        write, score = outputs.written[index], outputs.written_scores[index]
-        if bonus is not None and outputs.candidates[index]:
+        write, score = wrote.replies[index], wrote.scores[index]
+        if bonus is not None and found.candidates[index]:
             total, candidate, likelihood = max(
                 (likelihood + bonus * candidate["similarity"], candidate, likelihood)
-                for candidate, likelihood in outputs.candidates[index])
+                for candidate, likelihood in found.candidates[index])
             if total > score:
                 write = Answer(candidate["answer"], math.exp(likelihood))
         if write.confidence >= seq2seq.config.threshold and write.text.strip():
             replies.append(write.text)
         else:
-            sample, confidence = outputs.sampled[index]
+            sample, confidence = wrote.sampled[index]
             replies.append(sample if confidence >= lm.config.threshold
                            else lm.config.canned_reply)
     return replies
 
 
 def tune_chain(pipeline: Pipeline, messages: list[Message], references: list[str]) -> dict:
-    """Every combination of retrieval threshold and rerank bonus scored on the train side's
-    held-out part (never on dev); the best by the mean of BLEU-4 and chrF."""
+    """Every combination of retrieval's intent_weight, its threshold and seq2seq's rerank
+    bonus scored on the train side's held-out part (never on dev); the best by the mean of
+    BLEU-4 and chrF. Retrieval's answer_weight stays as configured."""
     grid = {}
-    for weight in ANSWER_WEIGHTS:
-        set_answer_weight(pipeline, weight)
-        outputs = responder_outputs(pipeline, messages)
-        for threshold in THRESHOLDS:
-            for bonus in BONUSES:
-                replies = replay_chain(pipeline, outputs, threshold, bonus)
-                grid[f"answer_weight={weight} threshold={threshold} bonus={bonus}"] = {
-                    "answer_weight": weight, "threshold": threshold, "bonus": bonus,
-                    "bleu4_eojeol": corpus_bleu(replies, references),
-                    "chrf_eojeol": corpus_chrf(replies, references)}
+    wrote = written(pipeline, messages)
+    for intent_weight in INTENT_WEIGHTS:
+        set_retrieval(pipeline, intent_weight=intent_weight)
+        found = retrieved(pipeline, messages)
+        for threshold, bonus in itertools.product(THRESHOLDS, BONUSES):
+            replies = replay_chain(pipeline, found, wrote, threshold, bonus)
+            grid[f"intent_weight={intent_weight} threshold={threshold} bonus={bonus}"] = {
+                "intent_weight": intent_weight, "threshold": threshold, "bonus": bonus,
+                "bleu4_eojeol": corpus_bleu(replies, references),
+                "chrf_eojeol": corpus_chrf(replies, references)}
     best = max(grid.values(), key=lambda r: r["bleu4_eojeol"] + r["chrf_eojeol"])
     return {"best": best, "grid": grid}
+
+
+def bootstrap_difference(baseline: list[str], system: list[str], references: list[str],
+                         resamples: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """system − baseline in BLEU-4 and chrF (eojeol) with a 95% paired bootstrap interval:
+    the same resampled questions score both."""
+    random = np.random.default_rng(seed)
+    result = {}
+    for name, statistics, to_score in (("bleu4_eojeol", metrics.bleu_statistics,
+                                        metrics.bleu_score),
+                                       ("chrf_eojeol", metrics.chrf_statistics,
+                                        metrics.chrf_score)):
+        a, b = statistics(baseline, references), statistics(system, references)
+        deltas = []
+        for _ in range(resamples):
+            rows = random.integers(0, len(references), len(references))
+            deltas.append(to_score(b[rows]) - to_score(a[rows]))
+        low, high = np.percentile(deltas, [2.5, 97.5])
+        result[name] = {"delta": round(to_score(b) - to_score(a), 2),
+                        "low": round(float(low), 2), "high": round(float(high), 2)}
+    return result
 
 
 def decoding_speed(seq2seq, questions: list[str]) -> dict[str, float]:
@@ -235,26 +272,30 @@ def main(argv: list[str] | None = None) -> int:
     responders = Counter(m.responder for m in messages)
     lm = plugin(pipeline, "fallback.lm")
     lm_alone = [reply for reply, _ in lm.generate(messages)]  # it reads the normalized text
+    baseline = tfidf_retrieval(train, dev)
+    retrieval = plugin(pipeline, "respond.retrieval")
+    configured = retrieval.config
+    tuning = tune_chain(pipeline, pipeline.process_texts([e.text for e in tune]),
+                        [e.answer for e in tune])
+    best = tuning["best"]
+    set_retrieval(pipeline, intent_weight=best["intent_weight"])
+    chain_tuned = replay_chain(pipeline, retrieved(pipeline, messages),
+                               written(pipeline, messages), best["threshold"], best["bonus"])
+    retrieval.config = configured
     systems = {
         "chain": score(chain, references, reference_morphemes),
-        "tfidf_retrieval": score(tfidf_retrieval(train, dev), references,
-                                 reference_morphemes),
+        "chain_tuned": score(chain_tuned, references, reference_morphemes),
+        "tfidf_retrieval": score(baseline, references, reference_morphemes),
         "lm_alone": score(lm_alone, references, reference_morphemes),
     }
     systems["chain"]["answered_by"] = {name: round(count / len(messages), 4)
                                        for name, count in responders.most_common()}
-    configured_weight = plugin(pipeline, "respond.retrieval").config.answer_weight
-    tuning = tune_chain(pipeline, pipeline.process_texts([e.text for e in tune]),
-                        [e.answer for e in tune])
-    best = tuning["best"]
-    set_answer_weight(pipeline, best["answer_weight"])
-    systems["chain_tuned"] = score(
-        replay_chain(pipeline, responder_outputs(pipeline, messages), best["threshold"],
-                     best["bonus"]), references, reference_morphemes)
     systems["chain_tuned"]["chosen_on_tune"] = best
+    versus_tfidf = {"chain": bootstrap_difference(baseline, chain, references),
+                    "chain_tuned": bootstrap_difference(baseline, chain_tuned, references)}
     for name, result in systems.items():
         print(f"{name}: {result}", file=sys.stderr, flush=True)
-    set_answer_weight(pipeline, configured_weight)
+    print(f"minus tfidf_retrieval (95% interval): {versus_tfidf}", file=sys.stderr, flush=True)
     seq2seq = plugin(pipeline, "respond.seq2seq")
     speed = decoding_speed(seq2seq, [e.text for e in dev[:SPEED_QUESTIONS]])
     print(f"decoding replies/s: {speed}", file=sys.stderr)
@@ -265,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         "lm_dev_perplexity": round(lm.dev_perplexity, 2),
         "seq2seq_dev_perplexity": seq2seq.history.epochs[seq2seq.history.best_epoch - 1][
             "dev_perplexity"],
-        "systems": systems, "tuning_on_train_side": tuning["grid"],
+        "systems": systems, "versus_tfidf_retrieval": versus_tfidf,
+        "tuning_on_train_side": tuning["grid"],
         "decoding_replies_per_second": speed,
         "torch_threads": torch.get_num_threads(),
         "examples": [{"question": e.text, "gold": e.answer, "chain": m.reply,

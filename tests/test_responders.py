@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -218,3 +220,50 @@ def test_retrieval_can_rank_by_the_answer_too(tmp_path):
     plain = RetrievalResponder(RetrievalConfig())
     plain.fit(corpus, TrainContext())
     assert confidence == pytest.approx(plain.answer([Message(message)])[0].confidence)
+
+
+def test_retrieval_prefers_questions_of_the_predicted_intent(tmp_path):
+    from chatbot.plugin import TrainContext
+    from chatbot_plugins.respond.retrieval import RetrievalConfig, RetrievalResponder
+
+    corpus = Corpus(examples=[
+        Example("요즘 일이 너무 힘들어", answer="잠깐 쉬어 가도 괜찮아요.", intent="everyday"),
+        Example("헤어지고 너무 힘들어", answer="시간이 지나면 나아질 거예요.", intent="breakup"),
+    ])
+    classified = TrainContext(upstream=lambda texts: [
+        Message(text, intent=Prediction("everyday", 1.0)) for text in texts])
+    preferring = RetrievalResponder(RetrievalConfig(intent_weight=0.5))
+    preferring.fit(corpus, classified)
+    plain = RetrievalResponder(RetrievalConfig())
+    plain.fit(corpus, TrainContext())
+
+    def answer(plugin: RetrievalResponder, intent: str):
+        return plugin.answer([Message("요즘 너무 힘들어", intent=Prediction(intent, 0.9))])[0]
+
+    # The everyday question is the closer one by its characters ...
+    assert answer(plain, "breakup").text == "잠깐 쉬어 가도 괜찮아요."
+    # ... but a message classified as breakup gets the breakup question's answer, with that
+    # question's own similarity as the confidence (the threshold ignores the bonus).
+    chosen = answer(preferring, "breakup")
+    assert chosen.text == "시간이 지나면 나아질 거예요."
+    assert chosen.confidence < answer(plain, "everyday").confidence
+    assert answer(preferring, "love").text == "잠깐 쉬어 가도 괜찮아요."  # no love question
+
+    preferring.save(tmp_path)
+    loaded = RetrievalResponder.load(tmp_path, RetrievalConfig(intent_weight=0.5))
+    assert answer(loaded, "breakup").text == chosen.text
+    # A model saved before intents were stored answers by similarity alone.
+    saved = json.loads((tmp_path / "retrieval.json").read_text(encoding="utf-8"))
+    del saved["intents"]
+    (tmp_path / "retrieval.json").write_text(json.dumps(saved), encoding="utf-8")
+    older = RetrievalResponder.load(tmp_path, RetrievalConfig(intent_weight=0.5))
+    assert answer(older, "breakup").text == "잠깐 쉬어 가도 괜찮아요."
+
+
+def test_intent_weight_without_a_classifier_is_a_clear_error(demo_corpus):
+    text = CHAIN.split("  - plugin: embed.word2vec")[0] + (
+        "  - plugin: respond.retrieval\n    intent_weight: 0.2\n")
+    pipeline = Pipeline.from_config(parse_config(text))
+    with pytest.raises(ChatbotError, match="needs predicted intents") as caught:
+        pipeline.fit(demo_corpus)
+    assert "classify.intent" in caught.value.hint

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -47,6 +48,13 @@ class RetrievalConfig(ResponderConfig):
         "(character n-grams), weighted by this: chit-chat answers often echo the message. The "
         "threshold still applies to the question's similarity",
     )
+    intent_weight: float = Field(
+        0.0, ge=0, le=1, description="added to the similarity of training questions whose "
+        "intent is the one the classifier predicted for the message: on chatbotdata the "
+        "intent (everyday, breakup, love) tells which of two similar questions has the "
+        "fitting answer. Needs a classify.intent step before; the threshold still applies "
+        "to the question's own similarity",
+    )
     candidates: int = Field(5, ge=1, le=50, description="the answers of this many nearest "
                             "questions are left in the trace for later responders "
                             "(respond.seq2seq with rerank: true)")
@@ -66,6 +74,7 @@ class RetrievalResponder(Responder):
         super().__init__(config)
         self.questions: list[str] = []
         self.answers: list[list[str]] = []
+        self.intents: list[str | None] = []  # each question's intent in the corpus
         self.index: NgramIndex | None = None
         self.vectors: torch.Tensor | None = None  # (questions, dim), unit rows
         self.answer_index: NgramIndex | None = None  # every answer, questions' lists flattened
@@ -80,15 +89,22 @@ class RetrievalResponder(Responder):
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
         grouped: dict[str, list[str]] = {}
+        intents: dict[str, Counter] = {}
         for example in dialog_pairs(corpus, self.name):
-            grouped.setdefault(example.text.strip(), []).append(example.answer)
+            question = example.text.strip()
+            grouped.setdefault(question, []).append(example.answer)
+            intents.setdefault(question, Counter())[example.intent] += 1
         self.questions = list(grouped)
         self.answers = [list(dict.fromkeys(answers)) for answers in grouped.values()]
+        # A question seen under several intents keeps its most frequent one.
+        self.intents = [intents[question].most_common(1)[0][0] for question in grouped]
         messages = context.upstream(self.questions)
         if self.uses_ngrams:
             self.index = NgramIndex.build([text_of(m) for m in messages])
         if self.uses_vectors:
             self.vectors = _unit_vectors(messages, self.name)
+        if self.config.intent_weight > 0:
+            self._same_intent(messages[:1])  # no classifier before: say so now, not at chat
         self._index_answers()
 
     def _index_answers(self) -> None:
@@ -109,9 +125,11 @@ class RetrievalResponder(Responder):
             parts += 1
         similarity /= parts  # (batch, questions)
         ranking, best_answer = similarity, None
+        if self.config.intent_weight > 0:
+            ranking = similarity + self.config.intent_weight * self._same_intent(messages)
         if self.config.answer_weight > 0:
             self._index_answers()
-            ranking, best_answer = self._with_answers(messages, similarity)
+            ranking, best_answer = self._with_answers(messages, ranking)
         nearest = ranking.topk(min(self.config.candidates, len(self.questions)), dim=1)
         results: list[Answer | str] = []
         for row, (message, indices) in enumerate(zip(messages, nearest.indices.tolist(),
@@ -132,9 +150,22 @@ class RetrievalResponder(Responder):
             results.append(Answer(best["answer"], max(0.0, min(1.0, scores[0]))))
         return results
 
+    def _same_intent(self, messages: list[Message]) -> torch.Tensor:
+        """1 where a training question has the message's predicted intent: (batch, questions).
+        All zeros for a model saved without intents."""
+        if any(m.intent is None for m in messages):
+            raise ChatbotError(f"{self.name} with intent_weight needs predicted intents",
+                               hint="put a classify.intent step before it, or set "
+                               f"{self.name}.intent_weight=0")
+        labels = {label: i for i, label in enumerate(dict.fromkeys(self.intents))}
+        question_labels = torch.tensor([labels[label] for label in self.intents])  # (questions,)
+        predicted = torch.tensor([labels.get(m.intent.label, -1)
+                                  for m in messages])  # (batch,)
+        return (predicted[:, None] == question_labels[None, :]).float()  # (batch, questions)
+
     def _with_answers(self, messages: list[Message],
                       similarity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ranking score (question similarity + answer_weight × the similarity of the
+        """The ranking score (``similarity`` + answer_weight × the similarity of the
         question's best-matching answer) and which of its answers that is."""
         group = torch.tensor([q for q, answers in enumerate(self.answers)
                               for _ in answers])  # (answers,) the question of each answer
@@ -154,7 +185,8 @@ class RetrievalResponder(Responder):
         if not self.questions:
             raise NotFittedError(self.name)
         (path / ANSWERS_FILE).write_text(json.dumps(
-            {"questions": self.questions, "answers": self.answers}, ensure_ascii=False),
+            {"questions": self.questions, "answers": self.answers, "intents": self.intents},
+            ensure_ascii=False),
             encoding="utf-8")
         if self.index is not None:
             self.index.save(path, NGRAM_STEM)
@@ -166,6 +198,8 @@ class RetrievalResponder(Responder):
         plugin = cls(config)
         data = json.loads((path / ANSWERS_FILE).read_text(encoding="utf-8"))
         plugin.questions, plugin.answers = data["questions"], data["answers"]
+        # Models saved before intent_weight existed have no intents: no question matches.
+        plugin.intents = data.get("intents") or [None] * len(plugin.questions)
         if plugin.uses_ngrams:
             plugin.index = NgramIndex.load(path, NGRAM_STEM)
         if plugin.uses_vectors:
