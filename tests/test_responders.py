@@ -181,13 +181,18 @@ pipeline:
     assert again.reply == message.reply
 
 
-def test_vector_retrieval_without_vectors_is_a_clear_error(demo_corpus):
+@pytest.mark.parametrize(("setting", "error", "hint"), [
+    ("method: vector", "needs sentence vectors", "method=ngram"),
+    ("intent_weight: 0.2", "needs predicted intents", "classify.intent"),
+])
+def test_retrieval_without_what_its_settings_need_is_a_clear_error(demo_corpus, setting,
+                                                                    error, hint):
     text = CHAIN.split("  - plugin: embed.word2vec")[0] + (
-        "  - plugin: respond.retrieval\n    method: vector\n")
+        f"  - plugin: respond.retrieval\n    {setting}\n")
     pipeline = Pipeline.from_config(parse_config(text))
-    with pytest.raises(ChatbotError, match="needs sentence vectors") as caught:
+    with pytest.raises(ChatbotError, match=error) as caught:
         pipeline.fit(demo_corpus)
-    assert "method=ngram" in caught.value.hint
+    assert hint in caught.value.hint
 
 
 def test_retrieval_can_rank_by_the_answer_too(tmp_path):
@@ -258,12 +263,3 @@ def test_retrieval_prefers_questions_of_the_predicted_intent(tmp_path):
     (tmp_path / "retrieval.json").write_text(json.dumps(saved), encoding="utf-8")
     older = RetrievalResponder.load(tmp_path, RetrievalConfig(intent_weight=0.5))
     assert answer(older, "breakup").text == "잠깐 쉬어 가도 괜찮아요."
-
-
-def test_intent_weight_without_a_classifier_is_a_clear_error(demo_corpus):
-    text = CHAIN.split("  - plugin: embed.word2vec")[0] + (
-        "  - plugin: respond.retrieval\n    intent_weight: 0.2\n")
-    pipeline = Pipeline.from_config(parse_config(text))
-    with pytest.raises(ChatbotError, match="needs predicted intents") as caught:
-        pipeline.fit(demo_corpus)
-    assert "classify.intent" in caught.value.hint
