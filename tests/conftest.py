@@ -11,22 +11,15 @@ from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
 from chatbot.pipeline import Pipeline
+from chatbot.testing import MESSY_KOREAN
 
 # The tests' models are small: one thread is as fast as two, and it keeps torch from slowing
 # down tenfold when another process holds a core of a small shared machine.
 torch.set_num_threads(1)
 
-# Real messages as people type them: no spaces, typos, emoji, Latin mixed in, repeats.
-MESSY_TEXTS = [
-    "아버지가방에들어가신다",
-    "오늘날씨정말좋네요ㅋㅋㅋㅋ",
-    "안녕하세여 머해용?? 😊👋",
-    "내일 KTX 3시 반 표 예매했어 ok?",
-    "ㅠㅠㅠㅠ 넘 힘들다...",
-    "Hello 반가워요!",
-    "",
-    "   ",
-]
+# Real messages as people type them (no spaces, typos, emoji, Latin mixed in, repeats), the
+# contract kit's first six, and empty ones.
+MESSY_TEXTS = [*MESSY_KOREAN[:6], "", "   "]
 
 
 # A small trained bot: every responder of the default chain, trained on the bundled corpus in
