@@ -22,14 +22,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatbot.errors import ChatbotError, ConfigError, UnknownPluginError
 from chatbot.plugin import Plugin, PluginConfig
 from chatbot.registry import Registry, default_registry
+from chatbot.safe_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
 
 Location = tuple[str | int, ...]
+MAX_SHOWN_CHARS = 80  # of a bad value quoted back in an error
 TOP_LEVEL_KEYS = ("language", "pipeline", "training")
 
 
@@ -101,7 +102,25 @@ def load_config(
 ) -> PipelineSpec:
     """Read, override and validate a config file. Raises ConfigError listing every problem."""
     path = resolve_config_path(name_or_path)
-    return parse_config(path.read_text(encoding="utf-8"), str(path), overrides, registry)
+    return parse_config(read_config_text(path), str(path), overrides, registry)
+
+
+def read_config_text(path: Path) -> str:
+    """A config file's text: bounded in size and UTF-8, or a ConfigError naming the file."""
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError(str(path), [
+            f"{path}: {size:,} bytes is over the limit of {MAX_YAML_BYTES:,} for a config"
+        ])
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ConfigError(str(path), [
+            f"{path}:{line}: not UTF-8 text ({error.reason}); save the config as UTF-8 "
+            "(e.g. iconv -f cp949 -t utf-8)"
+        ]) from None
 
 
 def parse_config(
@@ -112,35 +131,13 @@ def parse_config(
 ) -> PipelineSpec:
     """Validate config YAML text; ``source`` names it in error messages."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(source, [f"{where}: not valid YAML: {error}"]) from None
-    return _Validator(source, data, _line_map(node), registry or default_registry()).run(
+        parsed = load_bounded(text)
+    except YamlLimitError as error:
+        where = f"{source}:{error.line}" if error.line else source
+        raise ConfigError(source, [f"{where}: {error.problem}"]) from None
+    return _Validator(source, parsed.data, parsed.lines, registry or default_registry()).run(
         overrides or []
     )
-
-
-def _line_map(node: yaml.Node | None) -> dict[Location, int]:
-    """1-based line of every key and item in the YAML document, by path."""
-    lines: dict[Location, int] = {}
-
-    def walk(current: yaml.Node, path: Location) -> None:
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                child = (*path, key_node.value)
-                lines[child] = key_node.start_mark.line + 1
-                walk(value_node, child)
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                lines[(*path, index)] = item.start_mark.line + 1
-                walk(item, (*path, index))
-
-    if node is not None:
-        walk(node, ())
-    return lines
 
 
 def _dotted(path: Location) -> str:
@@ -167,7 +164,8 @@ class _Validator:
         for length in range(len(path), -1, -1):
             prefix = path[:length]
             if prefix in self.from_overrides:
-                return f"--set {self.from_overrides[prefix]}"
+                override = self.from_overrides[prefix]
+                return f"--set {override if len(override) <= MAX_SHOWN_CHARS else _shown(override)}"
             if prefix in self.lines:
                 return f"{self.source}:{self.lines[prefix]}"
         return self.source
@@ -245,8 +243,7 @@ class _Validator:
                         where, f"unknown setting for {plugin.name}; its settings are: {known}"
                     )
                 else:
-                    given = item.get("input")
-                    self.problem(where, f"{item['msg']} (got {given!r})")
+                    self.problem(where, f"{item['msg']} (got {_shown(item.get('input'))})")
             return None
 
     def validate_training(self) -> TrainingConfig:
@@ -259,44 +256,66 @@ class _Validator:
                     known = ", ".join(TrainingConfig.model_fields)
                     self.problem(path, f"unknown setting; training settings are: {known}")
                 else:
-                    self.problem(path, f"{item['msg']} (got {item.get('input')!r})")
+                    self.problem(path, f"{item['msg']} (got {_shown(item.get('input'))})")
             return TrainingConfig()
 
     def apply_override(self, override: str) -> None:
         key, sep, raw_value = override.partition("=")
         if not sep or not key:
-            self.problems.append(f"--set {override}: expected KEY=VALUE")
+            self.problems.append(f"--set {_shown(override)}: expected KEY=VALUE")
             return
         try:
-            value = yaml.safe_load(raw_value)
-        except yaml.YAMLError:
-            value = raw_value
+            value = load_bounded(raw_value).data
+        except YamlLimitError as error:
+            if error.problem.startswith("not valid YAML"):
+                value = raw_value  # a plain string that YAML cannot read, e.g. "a: b: c"
+            else:
+                self.problems.append(f"--set {_shown(key)}: the value is {error.problem}")
+                return
         path = self.override_path(key)
         if path is None:
             self.problems.append(
-                f"--set {override}: no such setting; use training.KEY, language, "
+                f"--set {_shown(key)}: no such setting; use training.KEY, language, "
                 f"pipeline.N.KEY or PLUGIN.KEY with a plugin that is in the pipeline"
             )
             return
         target: Any = self.data
-        for part in path[:-1]:
+        for depth, part in enumerate(path):
+            last = depth == len(path) - 1
             if isinstance(target, dict):
-                target = target.setdefault(part, {})
+                if last:
+                    target[part] = value
+                else:
+                    if part not in target:  # made by this override: errors in it point here
+                        self.from_overrides[path[: depth + 1]] = override
+                    target = target.setdefault(part, {})
+            elif isinstance(target, list) and isinstance(part, int) and part < len(target):
+                if last:
+                    target[part] = value
+                else:
+                    target = target[part]
             else:
-                target = target[part]
-        target[path[-1]] = value
+                parent = ".".join(str(p) for p in path[:depth]) or "the config"
+                if isinstance(target, list):
+                    reason = (f"{parent} is a list of {len(target)} item(s), numbered from 0, "
+                              f"so it has no item {part!r}")
+                else:
+                    reason = (f"{parent} is a {type(target).__name__} ({_shown(target)}), so it "
+                              f"has no setting {part!r}")
+                self.problems.append(f"--set {_shown(key)}: {reason}")
+                return
         self.from_overrides[path] = override
 
     def override_path(self, key: str) -> Location | None:
-        parts = key.split(".")
+        parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
         steps = self.data.get("pipeline") if isinstance(self.data.get("pipeline"), list) else []
         if parts[0] in ("language", "training"):
             return tuple(parts)
-        if parts[0] == "pipeline" and len(parts) == 3 and parts[1].isdigit():
-            index = int(parts[1])
-            return ("pipeline", index, parts[2]) if index < len(steps) else None
-        for split_at in range(len(parts) - 1, 0, -1):
-            name, setting = ".".join(parts[:split_at]), ".".join(parts[split_at:])
+        if parts[0] == "pipeline" and len(parts) == 3 and isinstance(parts[1], int):
+            return ("pipeline", parts[1], parts[2]) if parts[1] < len(steps) else None
+        names = key.split(".")
+        for split_at in range(len(names) - 1, 0, -1):
+            name, setting = ".".join(names[:split_at]), ".".join(names[split_at:])
             matches = [
                 i for i, step in enumerate(steps) if isinstance(step, dict)
                 and step.get("plugin") == name
@@ -304,3 +323,11 @@ class _Validator:
             if len(matches) == 1 and "." not in setting:
                 return ("pipeline", matches[0], setting)
         return None
+
+
+def _shown(value: Any) -> str:
+    """A value quoted back in an error, cut to a readable length."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return f"{text[:MAX_SHOWN_CHARS]}… ({len(text):,} chars)"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
@@ -16,6 +17,18 @@ from chatbot.testing import MESSY_KOREAN
 # The tests' models are small: one thread is as fast as two, and it keeps torch from slowing
 # down tenfold when another process holds a core of a small shared machine.
 torch.set_num_threads(1)
+
+# Hypothesis profiles for the fuzz tests (tests/fuzz/): "default" keeps each surface to a few
+# seconds in CI; "long" (--hypothesis-profile=long, run by benchmarks/fuzz.py) is the run of
+# record. No deadline in either: these machines are shared and a slow example is not a failure;
+# time and memory are bounded by the tests' own limits instead.
+_FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                HealthCheck.data_too_large]
+settings.register_profile("default", max_examples=60, deadline=None,
+                          suppress_health_check=_FUZZ_HEALTH)
+settings.register_profile("long", max_examples=10_000, deadline=None,
+                          suppress_health_check=_FUZZ_HEALTH)
+settings.load_profile("default")
 
 # Real messages as people type them (no spaces, typos, emoji, Latin mixed in, repeats), the
 # contract kit's first six, and empty ones.

@@ -8,7 +8,8 @@ import pytest
 
 from chatbot.errors import InputError, MissingJavaError, ModelLoadError, NotFittedError
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline, check_text
+from chatbot.pipeline import Pipeline
+from chatbot.text_input import prepare_text
 from tests.conftest import MESSY_TEXTS, build
 
 TRAINABLE = """\
@@ -76,7 +77,7 @@ def test_empty_batch_and_empty_text_are_fine_inside(default_pipeline):
 )
 def test_bad_input_is_rejected_clearly(text, reason):
     with pytest.raises(InputError, match=reason):
-        check_text(text)
+        prepare_text(text)
 
 
 def test_untrained_plugin_says_to_train(small_corpus):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chatbot import __version__
+from chatbot.cli.arguments import int_in
 from chatbot.errors import ChatbotError, InputError
 
 EXAMPLES = """\
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     process.add_argument("--json", action="store_true", help="one JSON object per message (JSONL)")
     process.add_argument(
-        "--batch-size", type=int, default=64, help="messages per batch for '-' (default: 64)"
+        "--batch-size", type=int_in(1, 4096), default=64,
+        help="messages per batch for '-' (default: 64)",
     )
     _add_set_option(process)
     process.add_argument("texts", nargs="+", metavar="TEXT", help="messages, or '-' for stdin")
@@ -194,16 +196,16 @@ def cmd_process(args: argparse.Namespace) -> int:
     pipeline = _open_pipeline(args)
     pipeline.warm_up()
     failures = 0
-    for result in _process_stream(pipeline, _inputs(args.texts), args.batch_size):
+    for where, result in _process_stream(pipeline, _inputs(args.texts), args.batch_size):
         if isinstance(result, dict):  # an input that could not be processed
             failures += 1
             if args.json:
-                print(json.dumps(result, ensure_ascii=False), flush=True)
+                print(json.dumps({**where, **result}, ensure_ascii=False), flush=True)
             else:
-                print(f"error: {result['input']}: {result['error']}", file=sys.stderr)
+                print(f"error: {_describe(where)}: {result['error']}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+            print(json.dumps({**where, **result.to_dict()}, ensure_ascii=False), flush=True)
         else:
             from chatbot.trace import format_trace
 
@@ -280,27 +282,37 @@ def _open_pipeline(args: argparse.Namespace) -> Any:
     return Pipeline.from_config(spec)
 
 
-def _inputs(texts: list[str]) -> Iterator[tuple[str, bytes | str]]:
-    """(where, text) pairs: arguments as given, '-' expands to the lines of standard input."""
+def _inputs(texts: list[str]) -> Iterator[tuple[dict[str, int], bytes | str]]:
+    """(where, text) pairs, one per argument and one per line of standard input for '-'.
+
+    ``where`` is ``{"argument": N}`` or ``{"line": N}``: every input gets exactly one output
+    that carries it, blank lines included, so a caller can align outputs with inputs.
+    """
     for index, text in enumerate(texts, start=1):
         if text != "-":
-            yield f"argument {index}", text
+            yield {"argument": index}, text
             continue
+        # Split on b"\n" only: a lone \r, \x0b or \x0c inside a line belongs to that line.
         for line_number, raw in enumerate(sys.stdin.buffer, start=1):
-            line = raw.rstrip(b"\r\n")
-            if line.strip():
-                yield f"stdin line {line_number}", line
+            yield {"line": line_number}, raw.removesuffix(b"\n").removesuffix(b"\r")
 
 
-def _process_stream(pipeline: Any, inputs: Iterator[tuple[str, bytes | str]], batch_size: int):
-    """Messages in input order, processed in batches; failed inputs come back as dicts."""
+def _describe(where: dict[str, int]) -> str:
+    kind, number = next(iter(where.items()))
+    return f"stdin line {number}" if kind == "line" else f"argument {number}"
+
+
+def _process_stream(pipeline: Any, inputs: Iterator[tuple[dict[str, int], bytes | str]],
+                    batch_size: int) -> Iterator[tuple[dict[str, int], Any]]:
+    """(where, result) in input order, processed in batches; a result is a Message, or a dict
+    with the error of an input that could not be processed."""
     from chatbot.message import Message
-    from chatbot.pipeline import check_text
+    from chatbot.text_input import prepare_text
 
-    batch: list[Any] = []  # Message to process, or a dict describing a rejected input
+    batch: list[tuple[dict[str, int], Any]] = []
 
-    def flush() -> Iterator[Any]:
-        good = [item for item in batch if isinstance(item, Message)]
+    def flush() -> Iterator[tuple[dict[str, int], Any]]:
+        good = [item for _, item in batch if isinstance(item, Message)]
         if good:
             pipeline.process(good)
         yield from batch
@@ -309,12 +321,11 @@ def _process_stream(pipeline: Any, inputs: Iterator[tuple[str, bytes | str]], ba
     for where, raw in inputs:
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            check_text(text)
-            batch.append(Message(text))
+            batch.append((where, Message(prepare_text(text))))
         except UnicodeDecodeError:
-            batch.append({"input": where, "error": "not valid UTF-8 text"})
+            batch.append((where, {"error": "not valid UTF-8 text"}))
         except InputError as error:
-            batch.append({"input": where, "error": error.message})
+            batch.append((where, {"error": error.message}))
         if len(batch) >= batch_size:
             yield from flush()
     yield from flush()

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from chatbot.cli.arguments import float_in, int_in
+
 EVAL_EXAMPLES = """\
 examples:
   chatbot eval logs/dialog.sqlite --model models/default --out reports/today
@@ -47,16 +49,17 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--columns", metavar="KEY=COLUMN,...",
                         help="for CSV/TSV: which column holds text, gold_reply, gold_intent, "
                         "gold_spam (e.g. text=Q,gold_reply=A,gold_intent=label)")
-    parser.add_argument("--batch-size", type=int, default=64,
+    parser.add_argument("--batch-size", type=int_in(1, 4096), default=64,
                         help="turns per batch (default 64; 1 measures per-turn latency)")
-    parser.add_argument("--label-below", type=float, default=0.5,
+    parser.add_argument("--label-below", type=float_in(0, 1), default=0.5,
                         help="intent confidence under which a turn is exported for labelling "
                         "(default 0.5)")
-    parser.add_argument("--label-limit", type=int, default=500,
+    parser.add_argument("--label-limit", type=int_in(0, 1_000_000), default=500,
                         help="most rows in to_label.csv (default 500)")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+    parser.add_argument("--bootstrap", type=int_in(1, 100_000), default=1000, metavar="N",
                         help="bootstrap resamples for --compare (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
+    parser.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0,
+                        help="the bootstrap's seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=cmd_eval)
 

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from chatbot.cli.arguments import int_in
+
 SERVE_EXAMPLES = """\
 examples:
   chatbot serve                                  the default bot (trained on first use)
@@ -32,8 +34,8 @@ def add_serving_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 "
                        "opens it to the network)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    serve.add_argument("--max-batch", type=int, default=32,
+    serve.add_argument("--port", type=int_in(1, 65535), default=7860, help="port (default 7860)")
+    serve.add_argument("--max-batch", type=int_in(1, 1024), default=32,
                        help="most concurrent messages processed as one batch (default 32; 1 "
                        "turns batching off)")
     serve.set_defaults(run=cmd_serve)

@@ -16,7 +16,8 @@ from typing import Any
 from chatbot.errors import InputError
 from chatbot.evaluation.logs import EvalTurn
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline, check_text
+from chatbot.pipeline import Pipeline
+from chatbot.text_input import prepare_text
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,10 @@ def _process(pipeline: Pipeline, batch: list[Outcome]) -> None:
     ready = []
     for outcome in batch:
         try:
-            check_text(outcome.turn.text)
+            outcome.message = Message(prepare_text(outcome.turn.text))
         except InputError as error:
             outcome.error = error.message
             continue
-        outcome.message = Message(outcome.turn.text)
         ready.append(outcome)
     try:
         pipeline.process([outcome.message for outcome in ready])
@@ -96,7 +96,7 @@ def _process(pipeline: Pipeline, batch: list[Outcome]) -> None:
         logger.warning("a batch of %d failed; retrying its turns one at a time", len(ready))
         for outcome in ready:
             try:
-                outcome.message = pipeline.process([Message(outcome.turn.text)])[0]
+                outcome.message = pipeline.process([Message(outcome.message.text)])[0]
             except Exception as error:  # noqa: BLE001 - recorded on the turn, shown in the report
                 outcome.message, outcome.error = None, f"{type(error).__name__}: {error}"
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +22,20 @@ from chatbot.data.dialog_log import Turn, utc_now
 from chatbot.data.logstore import LogStore
 from chatbot.errors import InputError
 from chatbot.message import Message
-from chatbot.pipeline import MAX_MESSAGE_CHARS, Pipeline, check_text
+from chatbot.pipeline import Pipeline
 from chatbot.serving.batcher import Batcher
+from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
 
 logger = logging.getLogger(__name__)
 
 FAILURE_NOTICE = "알림: 죄송해요, 이 메시지를 처리하다가 문제가 생겼어요. 다른 말로 다시 해 주세요."
+# A conversation id comes from outside (the API, a messenger's user id): it is bounded and plain
+# before it is stored or kept in memory.
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
+# Conversations whose next turn index is kept in memory; the least recently used beyond this,
+# and any idle for longer than IDLE_S, are forgotten (the store still knows their turns).
+MAX_ACTIVE_CONVERSATIONS = 10_000
+IDLE_S = 3600.0
 
 
 def default_log_db() -> Path:
@@ -86,19 +96,38 @@ class ChatService:
         self.version = version
         self.max_chars = max_chars
         self.batcher = Batcher(pipeline, max_batch=max_batch)
-        self._next_index: dict[str, int] = {}
+        # conversation id -> (its next turn index, when it was last used), least recent first
+        self._next_index: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def new_conversation() -> str:
         return uuid.uuid4().hex
 
+    @staticmethod
+    def check_conversation_id(conversation_id: str) -> str:
+        """The id as given, or an InputError if it is not 1-128 plain characters."""
+        if not isinstance(conversation_id, str) or not CONVERSATION_ID.fullmatch(conversation_id):
+            shown = repr(conversation_id)[:40]
+            raise InputError(
+                f"conversation_id {shown} is not valid: it must be 1 to 128 characters of "
+                "A-Z, a-z, 0-9 and _ . : @ + -",
+                hint="pass back the conversation_id of an earlier reply, or none for a new one",
+            )
+        return conversation_id
+
     def respond(self, text: str, conversation_id: str | None = None) -> Reply:
-        """Answer one message and log the turn; a refused message gets a notice instead."""
+        """Answer one message and log the turn; a refused message gets a notice instead.
+
+        Raises:
+            InputError: ``conversation_id`` is not a valid id (see :meth:`check_conversation_id`).
+        """
+        if conversation_id:
+            self.check_conversation_id(conversation_id)
         conversation_id = conversation_id or self.new_conversation()
         started = time.perf_counter()
         try:
-            check_text(text, self.max_chars)
+            text = prepare_text(text, self.max_chars)
         except InputError:
             return Reply(self._notice(text), None, conversation_id, None,
                          (time.perf_counter() - started) * 1000)
@@ -136,9 +165,18 @@ class ChatService:
     def _claim_index(self, conversation_id: str) -> int:
         # Indices continue a conversation already in the store (a restarted server, a
         # resumed terminal chat) and never repeat under concurrent requests.
+        now = time.monotonic()
         with self._lock:
-            if conversation_id not in self._next_index:
-                self._next_index[conversation_id] = self.store.next_turn_index(conversation_id)
-            index = self._next_index[conversation_id]
-            self._next_index[conversation_id] = index + 1
+            known = self._next_index.pop(conversation_id, None)
+            index = known[0] if known else self.store.next_turn_index(conversation_id)
+            self._next_index[conversation_id] = (index + 1, now)
+            self._forget_idle(now)
             return index
+
+    def _forget_idle(self, now: float) -> None:
+        # Oldest first: stop at the first conversation that is recent and within the cap.
+        while self._next_index:
+            oldest_id, (_, last_used) = next(iter(self._next_index.items()))
+            if now - last_used <= IDLE_S and len(self._next_index) <= MAX_ACTIVE_CONVERSATIONS:
+                break
+            del self._next_index[oldest_id]

@@ -18,7 +18,10 @@ from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
 
+from chatbot.errors import InputError  # noqa: E402
 from chatbot.serving.service import ChatService  # noqa: E402
 from chatbot.serving.trace_view import EMPTY_TRACE, attention_figure, trace_html  # noqa: E402
 
@@ -30,6 +33,10 @@ EXAMPLES = [
     "지금 바로 대출 가능!! 무료 상담 클릭",
 ]
 MAX_THREADS = 128
+# The chat takes no files, but Gradio serves an upload route on every app: the route is closed
+# (_NoUploads) and, should another path reach the upload code, no file may have a byte.
+UPLOAD_ROUTE = "/gradio_api/upload"
+MAX_UPLOAD_BYTES = 0
 STREAM_CHARS = 3  # characters added per streamed update
 STREAM_DELAY_S = 0.02
 CSS = """
@@ -41,6 +48,20 @@ CSS = """
 .morph { display: inline-block; margin: 0 4px 2px 0; }
 .morph sub { color: var(--body-text-color-subdued); font-size: 0.75em; }
 """
+
+
+class _NoUploads:
+    """ASGI middleware: Gradio's upload route answers 403 before any of the body is read."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith(UPLOAD_ROUTE):
+            response = PlainTextResponse("this chat takes no file uploads", status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _new_conversation(service: ChatService) -> dict[str, Any]:
@@ -85,7 +106,10 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
     def chat(message: str, conversation_id: str = "") -> dict:
         """Send one message; returns the reply, the responder that gave it, its confidence,
         and the conversation_id to pass with the next message (a new one when empty)."""
-        reply = service.respond(message, conversation_id or None)
+        try:
+            reply = service.respond(message, conversation_id or None)
+        except InputError as error:  # a bad conversation_id: the caller is told why
+            raise gr.Error(error.message) from None
         answered = reply.message
         return {"reply": reply.text, "conversation_id": reply.conversation_id,
                 "turn_index": reply.turn_index, "refused": reply.refused,
@@ -133,5 +157,6 @@ def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
     # 40 would make the 41st user wait for a free thread rather than join the next batch.
     app.launch(server_name=host, server_port=port, prevent_thread_lock=not block,
                quiet=quiet, css=CSS, footer_links=["api"], show_error=False,
-               max_threads=MAX_THREADS)
+               max_threads=MAX_THREADS, max_file_size=MAX_UPLOAD_BYTES,
+               app_kwargs={"middleware": [Middleware(_NoUploads)]})
     return app
