@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbot.errors import ChatbotError, ConfigError, UnknownPluginError
 from chatbot.plugin import Plugin, PluginConfig
@@ -43,6 +43,9 @@ class TrainingConfig(BaseModel):
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int = 42
+    # torch's CPU threads while training: "auto" is measured to hold up on shared cores
+    # (benchmarks/contention.py); a number sets it.
+    threads: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
 
 
 @dataclass

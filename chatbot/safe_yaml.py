@@ -65,27 +65,30 @@ def load_bounded(text: str) -> ParsedYaml:
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_YAML_BYTES:
         raise YamlLimitError(0, f"{size:,} bytes is over the limit of {MAX_YAML_BYTES:,}")
-    loader = _DepthLimitedLoader(text)
+    try:
+        loader = _DepthLimitedLoader(text)  # its reader already refuses some characters
+    except yaml.YAMLError as error:
+        raise _invalid(error) from None
     try:
         try:
             node = loader.get_single_node()
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            raise YamlLimitError(mark.line + 1 if mark else 0, f"not valid YAML: {error}") from None
-        except RecursionError:  # deeper than the stack in the scanner, before composing
-            raise YamlLimitError(0, f"nested more than {MAX_DEPTH} levels deep") from None
-        if node is None:
-            return ParsedYaml(None, {})
-        _check_expanded_size(node)
-        lines = _line_map(node)
-        try:
+            if node is None:
+                return ParsedYaml(None, {})
+            _check_expanded_size(node)
+            lines = _line_map(node)
             data = loader.construct_document(node)
         except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            raise YamlLimitError(mark.line + 1 if mark else 0, f"not valid YAML: {error}") from None
+            raise _invalid(error) from None
+        except RecursionError:  # deeper than the stack in the scanner, before composing
+            raise YamlLimitError(0, f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
     return ParsedYaml(data, lines)
+
+
+def _invalid(error: yaml.YAMLError) -> YamlLimitError:
+    mark = getattr(error, "problem_mark", None)
+    return YamlLimitError(mark.line + 1 if mark else 0, f"not valid YAML: {error}")
 
 
 def _check_expanded_size(root: yaml.Node) -> None:

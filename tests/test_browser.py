@@ -67,6 +67,27 @@ def test_chat_api_answers_through_gradio_client(server):
         "안녕하세요", "고마워요"]
 
 
+def test_the_upload_route_takes_no_file(server, tmp_path):
+    import httpx
+
+    url, _ = server
+    for size in (0, 1, 50_000_000):
+        response = httpx.post(f"{url}gradio_api/upload", timeout=30,
+                              files={"files": ("big.bin", b"x" * size)})
+        assert response.status_code == 403, (size, response.text[:200])
+        assert "/" not in response.text  # no server path handed back
+
+
+def test_the_chat_api_refuses_an_unbounded_conversation_id(server):
+    from gradio_client import Client
+
+    url, service = server
+    before = service.store.count()
+    with pytest.raises(Exception, match="conversation_id"):
+        Client(url, verbose=False).predict("안녕하세요", "x" * 1_000_000, api_name="/chat")
+    assert service.store.count() == before
+
+
 def test_a_person_chats_in_the_browser(server):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
