@@ -12,6 +12,7 @@ from chatbot.data.catalog import CATALOG
 from chatbot.data.datasets import (
     BUNDLED,
     LOCAL_INFO,
+    check_dataset_name,
     corpus_stats,
     data_dir,
     dataset_folder,
@@ -109,25 +110,38 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     source: Path = args.path
-    if not source.exists():
-        raise ChatbotError(f"{source} does not exist")
+    # The name becomes a folder in the data directory: checked before anything is read.
+    check_dataset_name(args.name)
     if args.name == BUNDLED:
         raise ChatbotError(f"{BUNDLED!r} is the bundled corpus; choose another name")
+    if not source.exists():
+        raise ChatbotError(f"{source} does not exist", hint="check PATH: a file or a folder")
     files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    if not files:
+        raise ChatbotError(f"{source} holds no files",
+                           hint="PATH is a dataset file, or a folder of files of one format")
     if args.name in CATALOG:
         fmt = CATALOG[args.name].format
     else:
         fmt = args.format or guess_format(files[0])
     corpus = read_files(files, fmt, name=args.name)  # refuse a file that does not parse
     folder = dataset_folder(args.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        shutil.copy2(path, folder / path.name)
-    if args.name not in CATALOG:
-        pattern = "*" + files[0].suffix if len({p.suffix for p in files}) == 1 else "*"
-        (folder / LOCAL_INFO).write_text(
-            json.dumps({"format": fmt, "pattern": pattern}, indent=2) + "\n", encoding="utf-8"
-        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            target = folder / path.name
+            if not (target.exists() and target.samefile(path)):  # adding a dataset's own files
+                shutil.copy2(path, target)
+        if args.name not in CATALOG:
+            pattern = "*" + files[0].suffix if len({p.suffix for p in files}) == 1 else "*"
+            (folder / LOCAL_INFO).write_text(
+                json.dumps({"format": fmt, "pattern": pattern}, indent=2) + "\n",
+                encoding="utf-8",
+            )
+    except OSError as error:
+        raise ChatbotError(f"cannot write the dataset into {folder}: {error}",
+                           hint="check that the data directory ($CHATBOT_DATA_DIR) is "
+                           "writable and has space") from None
     print(f"added {len(files)} file(s) to {folder} as {args.name!r} ({fmt}): "
           f"{_summary(corpus_stats(corpus))}")
     return 0
@@ -136,12 +150,12 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     path: Path = args.path
     if not path.is_file():
-        raise ChatbotError(f"{path} is not a file")
-    fmt = args.format or guess_format(path)
+        raise ChatbotError(f"{path} is not a file", hint="check PATH")
     try:
+        fmt = args.format or guess_format(path)
         corpus = read_files([path], fmt, skip_bad=True)
     except DatasetError as error:  # a problem no row-skipping can pass (header, encoding)
-        print(error.message)
+        print(error)
         return 1
     for problem in corpus.skipped:
         print(problem)

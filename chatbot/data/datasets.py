@@ -28,6 +28,11 @@ from chatbot_corpora import DEMO_DIR
 
 BUNDLED = "demo"
 LOCAL_INFO = "dataset.json"  # written by `chatbot data add` for a user's own dataset
+NAME_MAX_CHARS = 64
+_NAME_HINT = (
+    f"a dataset name is a plain name of up to {NAME_MAX_CHARS} letters (Korean too), digits, "
+    "'_', '-' and '.', starting with a letter, a digit or '_', e.g. my-labels_2026.11"
+)
 
 
 def data_dir() -> Path:
@@ -38,15 +43,52 @@ def data_dir() -> Path:
     return Path(cache) / "korean-chatbot" / "data"
 
 
+def check_dataset_name(name: str) -> str:
+    """Return ``name`` if it is a plain dataset name; otherwise raise.
+
+    A dataset lives in the folder of its name directly in the data directory: a separator, a
+    leading "." (".", "..", hidden folders) or an absolute path would put it elsewhere.
+
+    Raises:
+        DatasetError: the name is not plain; the message says what a valid name looks like.
+    """
+    problem = _name_problem(name)
+    if problem:
+        shown = repr(name) if len(name) <= 80 else repr(name[:77]) + "..."
+        raise DatasetError(f"invalid dataset name {shown}: {problem}", hint=_NAME_HINT)
+    return name
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` is not a plain dataset name, or None."""
+    if not name:
+        return "it is empty"
+    if len(name) > NAME_MAX_CHARS:
+        return f"it is longer than {NAME_MAX_CHARS} characters"
+    if not (name[0].isalnum() or name[0] == "_"):
+        return f"it starts with {name[0]!r}"
+    bad = next((char for char in name if not (char.isalnum() or char in "_-.")), None)
+    if bad is not None:
+        return f"it contains {bad!r}"
+    if ".." in name:
+        return "it contains '..'"
+    if len(name.encode("utf-8")) > 255:  # most file systems' limit on a folder's name
+        return "it is too long for a folder name (over 255 bytes in UTF-8)"
+    return None
+
+
 def dataset_folder(name: str) -> Path:
-    return DEMO_DIR if name == BUNDLED else data_dir() / name
+    """The folder of dataset ``name`` (checked with :func:`check_dataset_name`)."""
+    return DEMO_DIR if name == BUNDLED else data_dir() / check_dataset_name(name)
 
 
 def known_names() -> list[str]:
     """The bundled corpus, the catalog, and datasets the user added."""
     added = []
     if data_dir().is_dir():
-        added = sorted(p.parent.name for p in data_dir().glob(f"*/{LOCAL_INFO}"))
+        # A folder that no valid name can reach (made by hand) is not a dataset.
+        added = sorted(p.parent.name for p in data_dir().glob(f"*/{LOCAL_INFO}")
+                       if _name_problem(p.parent.name) is None)
     return [BUNDLED, *CATALOG, *[n for n in added if n not in CATALOG]]
 
 
@@ -94,8 +136,21 @@ def _format_of(name: str, folder: Path) -> tuple[str, str]:
         return CATALOG[name].format, CATALOG[name].pattern
     info_path = folder / LOCAL_INFO
     if info_path.is_file():
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        return info["format"], info["pattern"]
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            fmt, pattern = info["format"], info["pattern"]
+        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
+            fmt = pattern = None
+        # The pattern is globbed in the folder: it must not reach outside it.
+        valid = (isinstance(fmt, str) and fmt in READERS and isinstance(pattern, str)
+                 and "/" not in pattern and ".." not in pattern)
+        if not valid:
+            raise DatasetError(
+                f"{info_path}:1: not a dataset description (a JSON object with a known "
+                f"\"format\" and a file \"pattern\" such as \"*.csv\")",
+                hint=f"register the dataset again: chatbot data add {name} PATH",
+            )
+        return fmt, pattern
     raise DatasetError(
         f"unknown dataset {name!r}; known datasets: {', '.join(known_names())}",
         hint="register your own with: chatbot data add NAME PATH",

@@ -7,13 +7,15 @@ SQLite store (:mod:`chatbot.data.logstore`) holds the same records.
 
 Readers survive a UTF-8 BOM, CRLF line ends and blank lines. Anything malformed raises
 :class:`~chatbot.errors.DatasetError` naming the file, the line and the field.
+
+The CSV form is made for spreadsheets, which run a cell that starts with "=", "+", "-", "@", a
+tab or a carriage return as a formula: :func:`spreadsheet_safe` quotes such a text, and the CSV
+reader undoes exactly that, so a text reads back as it was written.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
-import io
 import json
 import logging
 import math
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from chatbot.data.readers import csv_records, text_lines
 from chatbot.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,8 @@ REQUIRED_FIELDS = ("conversation_id", "turn_index", "timestamp", "user_text")
 OPTIONAL_TEXT_FIELDS = ("bot_reply", "gold_intent", "gold_reply", "gold_spam", "model_version")
 SPAM_LABELS = ("spam", "ham")
 FEEDBACK_VALUES = (1, -1)
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 _SCHEMA_HINT = "see docs/dialog-log.md for every key of a dialog-log record and its type"
 
@@ -232,42 +237,47 @@ class _AtomicTextFile:
             os.unlink(self.temp_name)
 
 
-def _missing_file(path: Path) -> DatasetError:
-    return DatasetError(f"{path}: no such file", hint="check the path")
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it and never runs: quoted when it could be a formula.
+
+    A cell that starts with one of :data:`FORMULA_TRIGGERS` gets a leading single quote, as
+    OWASP recommends; so that :func:`spreadsheet_unescape` can undo it exactly, so does a cell
+    that starts with single quotes followed by one of them ("'=x" is written "''=x").
+    """
+    return "'" + cell if cell.lstrip("'").startswith(FORMULA_TRIGGERS) else cell
+
+
+def spreadsheet_unescape(cell: str) -> str:
+    """Undo :func:`spreadsheet_safe`: drop the one quote it added, and nothing else."""
+    if cell.startswith("'") and cell[1:].lstrip("'").startswith(FORMULA_TRIGGERS):
+        return cell[1:]
+    return cell
 
 
 def read_jsonl_with_source(path: str | Path) -> Iterator[tuple[str, Turn]]:
     """Like :func:`read_jsonl`, yielding ``("file:line", turn)`` pairs."""
     path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise _missing_file(path) from None
-    # Bytes, split on b"\n" only: str.splitlines would also split on U+2028 and U+0085, which
-    # json.dumps(ensure_ascii=False) leaves raw inside strings; and a decoding error is then
-    # reported on its own line.
-    with handle:
-        for line_number, raw in enumerate(handle, start=1):
-            source = f"{path}:{line_number}"
-            if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            try:
-                line = raw.decode("utf-8").strip()  # strip() also drops the \r of CRLF
-            except UnicodeDecodeError as error:
-                raise DatasetError(
-                    f"{source}: not UTF-8 text ({error.reason})",
-                    hint="convert the file to UTF-8, e.g. iconv -f cp949 -t utf-8",
-                ) from None
-            if not line:
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DatasetError(
-                    f"{source}: invalid JSON ({error.msg} at column {error.colno})",
-                    hint="each line of a JSON Lines file must be one complete JSON object",
-                ) from None
-            yield source, Turn.from_json(obj, source)
+    # Split on "\n" only: str.splitlines would also split on U+2028 and U+0085, which
+    # json.dumps(ensure_ascii=False) leaves raw inside strings.
+    for line_number, raw in text_lines(path):
+        source = f"{path}:{line_number}"
+        line = raw.strip()  # strip() also drops the \r of CRLF
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DatasetError(
+                f"{source}: invalid JSON ({error.msg} at column {error.colno})",
+                hint="each line of a JSON Lines file must be one complete JSON object",
+            ) from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise DatasetError(f"{source}: invalid JSON ({error})", hint=_SCHEMA_HINT) from None
+        except RecursionError:  # json recurses once per level of nesting
+            raise DatasetError(f"{source}: nested too deeply",
+                               hint="a dialog-log record nests a few levels at most; "
+                               + _SCHEMA_HINT) from None
+        yield source, Turn.from_json(obj, source)
 
 
 def read_jsonl(path: str | Path) -> Iterator[Turn]:
@@ -299,7 +309,9 @@ def write_csv(turns: Iterable[Turn], path: str | Path) -> int:
 
     Null is an empty cell, ``trace`` a JSON string. The file is UTF-8 with a BOM, so that
     spreadsheet programs show Korean text correctly; text with commas, quotes and line breaks is
-    quoted as RFC 4180 says. Note: an empty string in an optional text field (``bot_reply``...)
+    quoted as RFC 4180 says. A text a spreadsheet would run as a formula ("=HYPERLINK(...)",
+    "-_-", "@you") starts with an added single quote (:func:`spreadsheet_safe`), which
+    :func:`read_csv` removes. Note: an empty string in an optional text field (``bot_reply``...)
     reads back as null.
     """
     count = 0
@@ -317,22 +329,21 @@ def _csv_cell(name: str, value: Any) -> str:
         return ""
     if name == "trace":
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    # repr of a float reads back as the same float.
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
+    # repr of a float reads back as the same float; numbers are never quoted, a spreadsheet
+    # reads "-1" as the number it is.
     return repr(value) if isinstance(value, float) else str(value)
 
 
 def read_csv_with_source(path: str | Path) -> Iterator[tuple[str, Turn]]:
     """Like :func:`read_csv`, yielding ``("file:line", turn)`` pairs."""
     path = Path(path)
-    text = _read_text(path)
-    # newline="": csv itself finds line ends, so a quoted line break inside a text stays as is.
-    reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
-    lines_read = 0
-    for row in reader:
-        # A quoted field may span lines: a record is named by the line it starts on.
-        source = f"{path}:{lines_read + 1}"
-        lines_read = reader.line_num
+    # A quoted field may span lines: a record is named by the line it starts on. NUL is allowed:
+    # write_csv writes a text as it is, and a turn may hold one.
+    for line_number, row in csv_records(path, allow_nul=True):
+        source = f"{path}:{line_number}"
         if not any(cell.strip() for cell in row):
             continue
         if header is None:
@@ -354,28 +365,15 @@ def read_csv(path: str | Path) -> Iterator[Turn]:
     """The turns of a CSV file written by :func:`write_csv` (or by hand with the same header).
 
     The header must name the required columns (``conversation_id``, ``turn_index``,
-    ``timestamp``, ``user_text``); a missing optional column reads as null.
+    ``timestamp``, ``user_text``); a missing optional column reads as null. A text cell that
+    starts with a single quote followed by a formula character (see :func:`spreadsheet_safe`)
+    loses that one quote.
 
     Raises:
         DatasetError: a row is malformed; the message names file:line and the field.
     """
     for _, turn in read_csv_with_source(path):
         yield turn
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _missing_file(path) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DatasetError(
-            f"{path}:{line}: not UTF-8 text ({error.reason})",
-            hint="convert the file to UTF-8, e.g. iconv -f cp949 -t utf-8",
-        ) from None
 
 
 def _check_csv_header(header: list[str], source: str) -> None:
@@ -399,9 +397,9 @@ def _check_csv_header(header: list[str], source: str) -> None:
 def _parse_cell(name: str, cell: str, source: str) -> Any:
     """A CSV cell as the JSON value of its field; Turn.from_json then checks it."""
     if name in ("conversation_id", "timestamp", "user_text"):
-        return cell  # text is kept exactly, spaces included
+        return spreadsheet_unescape(cell)  # text is kept exactly, spaces included
     if name in OPTIONAL_TEXT_FIELDS:
-        return cell if cell else None
+        return spreadsheet_unescape(cell) if cell else None
     value = cell.strip()
     if not value:
         return None
@@ -411,7 +409,7 @@ def _parse_cell(name: str, cell: str, source: str) -> Any:
         if name == "latency_ms":
             return float(value)
         return json.loads(value)  # trace
-    except ValueError:  # json.JSONDecodeError is a ValueError
+    except (ValueError, RecursionError):  # json.JSONDecodeError is a ValueError
         expected = {
             "turn_index": "must be an integer",
             "feedback": "must be 1, -1 or empty",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chatbot.data.corpus import Corpus, Example
-from chatbot.data.readers import ReadReport, read_lines, read_table
+from chatbot.data.readers import ReadReport, read_header, read_lines, read_table
 from chatbot.errors import DatasetError
 
 OOD_LABEL = "ood"
@@ -76,7 +76,7 @@ def read_examples_table(path: Path, skip_bad: bool, report: ReadReport) -> Corpu
     """A user's CSV/TSV with a ``text`` (or ``question``) column and any of answer, intent,
     spam; or a ``sentence`` column for plain sentences."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header = _header(path, delimiter)
+    header = read_header(path, delimiter)
     text_column = next((c for c in ("text", "question", "sentence") if c in header), None)
     if text_column is None:
         raise DatasetError(
@@ -104,6 +104,12 @@ def read_examples_jsonl(path: Path, skip_bad: bool, report: ReadReport) -> Corpu
         except json.JSONDecodeError as error:
             _bad(report, skip_bad, f"{source}: not valid JSON ({error.msg})")
             continue
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            _bad(report, skip_bad, f"{source}: not valid JSON ({error})")
+            continue
+        except RecursionError:  # json recurses once per level of nesting
+            _bad(report, skip_bad, f"{source}: nested too deeply")
+            continue
         if not isinstance(row, dict):
             _bad(report, skip_bad, f"{source}: expected a JSON object")
             continue
@@ -113,17 +119,20 @@ def read_examples_jsonl(path: Path, skip_bad: bool, report: ReadReport) -> Corpu
     return Corpus(examples=examples)
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
-        if line.strip():
-            return [cell.strip().strip('"') for cell in line.split(delimiter)]
-    return []
+_JSON_TYPES = {dict: "an object", list: "an array", bool: "true or false", int: "a number",
+               float: "a number"}
 
 
 def _example(text, row: dict, source: str, report: ReadReport, skip_bad: bool) -> Example | None:
     if not isinstance(text, str) or not text.strip():
         _bad(report, skip_bad, f"{source}: the text is missing or empty")
         return None
+    # A JSON Lines row may hold any JSON value; a table's cells are always strings.
+    for key in ("answer", "intent", "spam"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            _bad(report, skip_bad, f"{source}: {key} must be a string, found "
+                 f"{_JSON_TYPES.get(type(row[key]), type(row[key]).__name__)}")
+            return None
     spam = (row.get("spam") or "").strip() or None
     if spam is not None and spam not in SPAM_LABELS:
         _bad(report, skip_bad, f"{source}: spam must be one of {', '.join(SPAM_LABELS)}")
@@ -154,7 +163,7 @@ def guess_format(path: Path) -> str:
     if suffix == ".jsonl":
         return "examples_jsonl"
     if suffix in (".csv", ".tsv"):
-        header = set(_header(path, "\t" if suffix == ".tsv" else ","))
+        header = set(read_header(path, "\t" if suffix == ".tsv" else ","))
         if {"Q", "A", "label"} <= header:
             return "chatbotdata"
         if {"question", "label"} <= header:

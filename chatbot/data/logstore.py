@@ -5,6 +5,7 @@ committed transaction, so a server that is killed loses nothing it already answe
 processes may write the same file at once (SQLite's WAL mode and a busy timeout serialize them),
 and several threads may share one ``LogStore``. The records are :class:`Turn` objects; the store
 exports and imports the JSON Lines and CSV forms of :mod:`chatbot.data.dialog_log`.
+:func:`read_sqlite_with_source` reads a log without writing to it (what ``chatbot eval`` uses).
 
 See ``docs/dialog-log.md``.
 """
@@ -18,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -139,6 +140,78 @@ def _from_row(row: tuple[Any, ...]) -> Turn:
     trace_json = values.pop("trace_json")
     values["trace"] = json.loads(trace_json) if trace_json is not None else None
     return Turn(**values)
+
+
+def read_sqlite_with_source(path: str | Path) -> list[tuple[str, Turn]]:
+    """Every turn of a dialog-log database as ``("file[conversation#turn]", turn)``, ordered by
+    conversation then turn index, read without writing to the file.
+
+    Unlike :class:`LogStore`, which creates and migrates, this opens the file read-only and
+    refuses a database that is not a dialog log, leaving it as it was. A server may be writing
+    the log meanwhile. (Reading a log in WAL mode makes SQLite create its ``-wal`` and ``-shm``
+    files beside it when no writer has them open; the next writer to close removes them.)
+
+    Raises:
+        DatasetError: the file is not an SQLite database, not a dialog log, or newer than this
+            toolkit's; or a stored turn is malformed (the message names it).
+    """
+    path = Path(path)
+    # First a look with immutable=1, which takes no lock and creates no -wal/-shm file, so a
+    # database that is not a dialog log is left exactly as it was, even one in WAL mode. A live
+    # log may still hold its tables only in its -wal file: then look again, reading the WAL.
+    problem = _log_problem(path, immutable=True)
+    if problem and Path(f"{path}-wal").exists():
+        problem = _log_problem(path, immutable=False)
+    if problem:
+        raise DatasetError(
+            f"{path}: not a dialog log: {problem}",
+            hint="give the SQLite file that chatbot serve (a LogStore) writes, or a dialog log "
+            "in JSON Lines or CSV",
+        )
+    try:
+        with closing(_connect_read_only(path, immutable=False)) as conn:
+            rows = conn.execute(_SELECT + _ORDER).fetchall()
+    except sqlite3.Error as error:
+        raise DatasetError(f"{path}: cannot read the dialog log ({error})",
+                           hint="check the file; a server writing it may hold a lock") from None
+    sourced = []
+    for row in rows:
+        source = f"{path}[{row[0]}#{row[1]}]"
+        try:
+            turn = _from_row(row)
+        except (ValueError, TypeError, RecursionError):  # JSONDecodeError is a ValueError
+            raise DatasetError(f"{source}: the stored trace_json is not JSON text",
+                               hint="the database was changed by hand; fix or delete the row"
+                               ) from None
+        # The JSON round trip checks every field, as for a file: the database may be hand-made.
+        sourced.append((source, Turn.from_json(turn.to_json(), source)))
+    return sourced
+
+
+def _connect_read_only(path: Path, immutable: bool) -> sqlite3.Connection:
+    # A URI, so that SQLite never creates the file or writes to it; as_uri() escapes "?" and "#".
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True,
+                           timeout=DEFAULT_BUSY_TIMEOUT_S)
+
+
+def _log_problem(path: Path, immutable: bool) -> str | None:
+    """Why the database at ``path`` is not a dialog log this toolkit reads, or None."""
+    try:
+        with closing(_connect_read_only(path, immutable)) as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(turns)")}
+    except sqlite3.Error as error:
+        return f"cannot read it as an SQLite database ({error})"
+    missing = [column for column in _COLUMNS if column not in columns]
+    if missing:
+        if not columns:
+            return "it has no 'turns' table"
+        return f"its 'turns' table lacks the column(s) {missing}"
+    if version > SCHEMA_VERSION:
+        return (f"it has schema version {version}, newer than this toolkit's "
+                f"({SCHEMA_VERSION}); upgrade the toolkit to read it")
+    return None
 
 
 class LogStore:

@@ -8,13 +8,13 @@ row raises :class:`~chatbot.errors.DatasetError` naming the file and the line.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.data.dialog_log import Turn, read_csv_with_source, read_jsonl_with_source
 from chatbot.data.formats import CHATBOTDATA_LABELS
-from chatbot.data.readers import read_table
+from chatbot.data.logstore import read_sqlite_with_source
+from chatbot.data.readers import read_header, read_table
 from chatbot.errors import ChatbotError, DatasetError
 
 # What --columns may map: the evaluation's name = the file's column.
@@ -116,16 +116,13 @@ def read_logs(paths: list[Path], columns: dict[str, str] | None = None) -> list[
 
 
 def _read_sqlite(path: Path) -> list[EvalTurn]:
-    from chatbot.data.logstore import LogStore
-
-    with LogStore(path) as store:
-        return [EvalTurn.from_turn(f"{path}[{t.conversation_id}#{t.turn_index}]", t)
-                for t in store.turns()]
+    # Read-only: evaluating a log must never change it (LogStore would create and migrate).
+    return [EvalTurn.from_turn(source, turn) for source, turn in read_sqlite_with_source(path)]
 
 
 def _read_table(path: Path, columns: dict[str, str] | None) -> list[EvalTurn]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header = _header(path, delimiter)
+    header = read_header(path, delimiter)
     if columns is None and _DIALOG_LOG_COLUMNS <= set(header):
         return [EvalTurn.from_turn(s, t) for s, t in read_csv_with_source(path)]
     mapping = columns or _guess_mapping(path, header)
@@ -146,12 +143,6 @@ def _read_table(path: Path, columns: dict[str, str] | None) -> list[EvalTurn]:
                               gold_reply=values.get("gold_reply"),
                               gold_spam=_spam_label(values.get("gold_spam"), source)))
     return turns
-
-
-def _header(path: Path, delimiter: str) -> list[str]:
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    return [cell.strip() for cell in next(csv.reader([first], delimiter=delimiter), [])]
 
 
 def _guess_mapping(path: Path, header: list[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from chatbot.data.dialog_log import spreadsheet_safe
 from chatbot.evaluation.runner import Outcome, Run
 from chatbot.evaluation.scoring import TurnTable, turn_scores
 
@@ -122,8 +123,14 @@ def _rounded(value: float | None) -> float | str:
 
 
 def write_label_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """The labelling CSV: UTF-8 with a BOM (spreadsheets then read Korean right)."""
+    """The labelling CSV: UTF-8 with a BOM (spreadsheets then read Korean right).
+
+    It is made to be opened in a spreadsheet, so a text that would run there as a formula
+    ("=HYPERLINK(...)", "-_-") starts with an added single quote (:func:`spreadsheet_safe`).
+    """
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=LABEL_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow({key: spreadsheet_safe(value) if isinstance(value, str) else value
+                             for key, value in row.items()})
