@@ -24,13 +24,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chatbot.errors import ChatbotError, ConfigError, UnknownPluginError
+from chatbot.errors import SHOWN_CHARS, ChatbotError, ConfigError, UnknownPluginError, shown
 from chatbot.plugin import Plugin, PluginConfig
 from chatbot.registry import Registry, default_registry
 from chatbot.safe_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
 
 Location = tuple[str | int, ...]
-MAX_SHOWN_CHARS = 80  # of a bad value quoted back in an error
 TOP_LEVEL_KEYS = ("language", "pipeline", "training")
 
 
@@ -42,7 +41,7 @@ class TrainingConfig(BaseModel):
     datasets: list[str] = ["demo"]
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**32 - 1)
     # torch's CPU threads while training: "auto" is measured to hold up on shared cores
     # (benchmarks/contention.py); a number sets it.
     threads: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
@@ -168,7 +167,7 @@ class _Validator:
             prefix = path[:length]
             if prefix in self.from_overrides:
                 override = self.from_overrides[prefix]
-                return f"--set {override if len(override) <= MAX_SHOWN_CHARS else _shown(override)}"
+                return f"--set {override if len(override) <= SHOWN_CHARS else shown(override)}"
             if prefix in self.lines:
                 return f"{self.source}:{self.lines[prefix]}"
         return self.source
@@ -246,7 +245,7 @@ class _Validator:
                         where, f"unknown setting for {plugin.name}; its settings are: {known}"
                     )
                 else:
-                    self.problem(where, f"{item['msg']} (got {_shown(item.get('input'))})")
+                    self.problem(where, f"{item['msg']} (got {shown(item.get('input'))})")
             return None
 
     def validate_training(self) -> TrainingConfig:
@@ -259,13 +258,13 @@ class _Validator:
                     known = ", ".join(TrainingConfig.model_fields)
                     self.problem(path, f"unknown setting; training settings are: {known}")
                 else:
-                    self.problem(path, f"{item['msg']} (got {_shown(item.get('input'))})")
+                    self.problem(path, f"{item['msg']} (got {shown(item.get('input'))})")
             return TrainingConfig()
 
     def apply_override(self, override: str) -> None:
         key, sep, raw_value = override.partition("=")
         if not sep or not key:
-            self.problems.append(f"--set {_shown(override)}: expected KEY=VALUE")
+            self.problems.append(f"--set {shown(override)}: expected KEY=VALUE")
             return
         try:
             value = load_bounded(raw_value).data
@@ -273,12 +272,12 @@ class _Validator:
             if error.problem.startswith("not valid YAML"):
                 value = raw_value  # a plain string that YAML cannot read, e.g. "a: b: c"
             else:
-                self.problems.append(f"--set {_shown(key)}: the value is {error.problem}")
+                self.problems.append(f"--set {shown(key)}: the value is {error.problem}")
                 return
         path = self.override_path(key)
         if path is None:
             self.problems.append(
-                f"--set {_shown(key)}: no such setting; use training.KEY, language, "
+                f"--set {shown(key)}: no such setting; use training.KEY, language, "
                 f"pipeline.N.KEY or PLUGIN.KEY with a plugin that is in the pipeline"
             )
             return
@@ -303,14 +302,16 @@ class _Validator:
                     reason = (f"{parent} is a list of {len(target)} item(s), numbered from 0, "
                               f"so it has no item {part!r}")
                 else:
-                    reason = (f"{parent} is a {type(target).__name__} ({_shown(target)}), so it "
+                    reason = (f"{parent} is a {type(target).__name__} ({shown(target)}), so it "
                               f"has no setting {part!r}")
-                self.problems.append(f"--set {_shown(key)}: {reason}")
+                self.problems.append(f"--set {shown(key)}: {reason}")
                 return
         self.from_overrides[path] = override
 
     def override_path(self, key: str) -> Location | None:
-        parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
+        # ASCII digits only: "¹".isdigit() is true, yet int("¹") fails.
+        parts: list[str | int] = [int(p) if p.isascii() and p.isdigit() else p
+                                  for p in key.split(".")]
         steps = self.data.get("pipeline") if isinstance(self.data.get("pipeline"), list) else []
         if parts[0] in ("language", "training"):
             return tuple(parts)
@@ -327,10 +328,3 @@ class _Validator:
                 return ("pipeline", matches[0], setting)
         return None
 
-
-def _shown(value: Any) -> str:
-    """A value quoted back in an error, cut to a readable length."""
-    text = repr(value)
-    if len(text) <= MAX_SHOWN_CHARS:
-        return text
-    return f"{text[:MAX_SHOWN_CHARS]}… ({len(text):,} chars)"

@@ -6,6 +6,21 @@ non-zero; nothing else needs to be known about a ChatbotError to report it well.
 
 from __future__ import annotations
 
+from typing import Any
+
+SHOWN_CHARS = 60  # of a value from outside quoted back in a message
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """A value from outside (a file, an override, a request) as an error message quotes it: its
+    repr, cut to ``limit`` characters, so that a huge or hostile value cannot flood the message.
+    """
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return "an integer of thousands of digits"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
 
 class ChatbotError(Exception):
     """Base class: a problem the user can fix. ``hint`` says how."""

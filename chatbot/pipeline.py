@@ -14,7 +14,6 @@ import logging
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -24,44 +23,24 @@ from typing import Any
 import yaml
 
 from chatbot import __version__
-from chatbot.config import PipelineSpec, Step, parse_config
+from chatbot.config import PipelineSpec, Step, parse_config, read_config_text
 from chatbot.data.corpus import Corpus
-from chatbot.errors import ChatbotError, InputError, ModelLoadError
+from chatbot.errors import ChatbotError, InputError, ModelLoadError, shown
 from chatbot.message import Message
 from chatbot.plugin import Plugin, TrainContext
 from chatbot.registry import Registry
+from chatbot.text_input import prepare_text
 from chatbot.training.loop import seed_everything
+from chatbot.training.threads import apply_thread_policy
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-MAX_MESSAGE_CHARS = 2000
 # Versions recorded in the manifest, so a model can be traced to what produced it.
 RECORDED_PACKAGES = (
     "torch", "kss", "kiwipiepy", "python-mecab-ko", "konlpy", "soynlp", "soyspacing",
     "sentencepiece", "pydantic",
 )
-
-
-def check_text(text: str, max_chars: int = MAX_MESSAGE_CHARS) -> None:
-    """Reject what no plugin should be asked to process: empty, oversized or binary input."""
-    if not text.strip():
-        raise InputError("the message is empty", hint="type some text")
-    if len(text) > max_chars:
-        raise InputError(
-            f"the message is {len(text):,} characters long; the limit is {max_chars:,}",
-            hint="split it into shorter messages",
-        )
-    junk = sum(
-        1 for char in text
-        if char == "\ufffd" or (unicodedata.category(char) in ("Cc", "Cs", "Co", "Cn")
-                                and char not in "\t\n\r")
-    )
-    if "\x00" in text or junk > max(2, len(text) // 10):
-        raise InputError(
-            "the message looks like binary data, not text",
-            hint="send UTF-8 text; control characters and undecodable bytes are not accepted",
-        )
 
 
 class Pipeline:
@@ -98,11 +77,19 @@ class Pipeline:
             self.process([Message("안녕하세요ㅋㅋㅋㅋ 반가워요!! 😊 ok 3시에 봐요")])
 
     def process_texts(self, texts: Iterable[str]) -> list[Message]:
-        """Check and process raw texts as one batch."""
+        """Check and process raw texts as one batch (see :func:`prepare_text`).
+
+        Raises:
+            InputError: a text cannot be processed; it names which one and why.
+        """
+        texts = list(texts)
         batch = []
-        for text in texts:
-            check_text(text)
-            batch.append(Message(text))
+        for index, text in enumerate(texts, start=1):
+            try:
+                batch.append(Message(prepare_text(text)))
+            except InputError as error:
+                raise InputError(f"text {index} of {len(texts)}: {error.message}",
+                                 hint=error.hint) from None
         return self.process(batch)
 
     @staticmethod
@@ -135,6 +122,7 @@ class Pipeline:
             progress: show progress bars.
         """
         training = self.spec.training
+        apply_thread_policy(training.threads)
         for index, plugin in enumerate(self.plugins):
             upstream = self.plugins[:index]
 
@@ -195,21 +183,27 @@ class Pipeline:
         if not directory.is_dir():
             raise ModelLoadError(str(directory), "no such directory")
         manifest = _read_manifest(directory)
+        config_path = directory / "config.yaml"
         try:
-            config_text = (directory / "config.yaml").read_text(encoding="utf-8")
-            spec = parse_config(config_text, str(directory / "config.yaml"), registry=registry)
+            # Bounded and UTF-8 (read_config_text), like any config, before it is parsed.
+            spec = parse_config(read_config_text(config_path), str(config_path),
+                                registry=registry)
         except FileNotFoundError:
             raise ModelLoadError(str(directory), "config.yaml is missing") from None
+        except OSError as error:
+            raise ModelLoadError(str(directory),
+                                 f"config.yaml cannot be read ({error.strerror})") from None
         except ChatbotError as error:
             reason = f"its config is not valid here:\n{error}"
             raise ModelLoadError(str(directory), reason) from None
         saved_steps = manifest["steps"]
-        if [entry.get("plugin") for entry in saved_steps] != [s.plugin.name for s in spec.steps]:
+        if [entry["plugin"] for entry in saved_steps] != [s.plugin.name for s in spec.steps]:
             raise ModelLoadError(str(directory), "manifest.json and config.yaml list other steps")
         plugins = [
-            _load_step(directory, step, entry)
-            for step, entry in zip(spec.steps, saved_steps, strict=True)
+            _load_step(directory, index, step, entry)
+            for index, (step, entry) in enumerate(zip(spec.steps, saved_steps, strict=True))
         ]
+        apply_thread_policy(spec.training.threads)  # answering shares the cores like training
         return cls(spec, plugins)
 
 
@@ -224,35 +218,66 @@ def _package_versions() -> dict[str, str]:
 
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
+    """manifest.json, its structure checked: every step an object with a string ``plugin``, a
+    whole-number ``version`` and a string ``state``."""
     path = directory / "manifest.json"
     if not path.is_file():
         raise ModelLoadError(str(directory), "manifest.json is missing: not a saved pipeline")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # JSON, UTF-8, an integer too long
         raise ModelLoadError(str(directory), f"manifest.json is corrupt ({error})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("steps"), list):
-        raise ModelLoadError(str(directory), "manifest.json is corrupt (no list of steps)")
-    if manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict):
+        raise ModelLoadError(str(directory), "manifest.json is corrupt (not a JSON object)")
+    saved_format = manifest.get("format")
+    if isinstance(saved_format, bool) or saved_format != FORMAT_VERSION:
+        toolkit = manifest.get("toolkit_version", "?")
+        toolkit = toolkit[:40] if isinstance(toolkit, str) else shown(toolkit)
         raise ModelLoadError(
             str(directory),
-            f"it was saved in format {manifest.get('format')!r} (by toolkit "
-            f"{manifest.get('toolkit_version', '?')}); this toolkit reads format {FORMAT_VERSION}",
+            f"it was saved in format {shown(saved_format)} (by toolkit {toolkit}); "
+            f"this toolkit reads format {FORMAT_VERSION}",
         )
+    steps = manifest.get("steps")
+    if not isinstance(steps, list):
+        raise ModelLoadError(str(directory), "manifest.json is corrupt (no list of steps)")
+    expected = {"plugin": str, "version": int, "state": str}
+    for number, entry in enumerate(steps, start=1):
+        if not isinstance(entry, dict):
+            raise ModelLoadError(
+                str(directory), f"manifest.json is corrupt (step {number} is "
+                f"{shown(entry)}, not an object with plugin, version and state)")
+        for key, kind in expected.items():
+            value = entry.get(key)
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise ModelLoadError(
+                    str(directory), f"manifest.json is corrupt (the {key} of step {number} "
+                    f"is {shown(value)}, not a {'whole number' if kind is int else 'string'})")
     return manifest
 
 
-def _load_step(directory: Path, step: Step, entry: dict[str, Any]) -> Plugin:
+def _load_step(directory: Path, index: int, step: Step, entry: dict[str, Any]) -> Plugin:
+    """Load the plugin of step ``index`` from its own folder, ``steps/NN-NAME``: a state that
+    points anywhere else (another step's folder, outside the model) is refused."""
     plugin = step.plugin
-    if entry.get("version") != plugin.version:
+    if entry["version"] != plugin.version:
         raise ModelLoadError(
             str(directory),
-            f"{plugin.name} was saved by version {entry.get('version')} of the plugin; "
+            f"{plugin.name} was saved by version {shown(entry['version'])} of the plugin; "
             f"the installed one is version {plugin.version}",
         )
-    state = directory / str(entry.get("state", ""))
+    relative = f"steps/{index:02d}-{plugin.name}"
+    if entry["state"] != relative:
+        raise ModelLoadError(
+            str(directory), f"manifest.json gives step {index + 1} ({plugin.name}) the state "
+            f"{shown(entry['state'])}; a saved pipeline keeps it in {relative}")
+    state = directory / relative
     if not state.is_dir():
         raise ModelLoadError(str(directory), f"the state of {plugin.name} ({state}) is missing")
+    if state.resolve() != directory.resolve() / relative:
+        raise ModelLoadError(
+            str(directory), f"the state of {plugin.name} ({relative}) is a link to a folder "
+            "elsewhere; a saved pipeline keeps its steps inside its own folder")
     try:
         return plugin.load(state, step.config)
     except ChatbotError:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 class PluginConfig(BaseModel):
     """Base of every plugin's settings: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: a NaN or infinite rate, threshold or weight is a config error.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,11 @@ def read_table(
             header = [cell.strip() for cell in row]
             missing = [c for c in columns if c not in header]
             if missing:
+                # The cells are not quoted back: a config may name any file, and its first
+                # line is no business of an error message.
                 raise DatasetError(
-                    f"{path}:{line_number}: the header {header} lacks the column(s) {missing}",
+                    f"{path}:{line_number}: the header (first line) lacks the column(s) "
+                    f"{', '.join(missing)}",
                     hint=f"the first line must name the columns: {delimiter.join(columns)}",
                 )
             continue

@@ -38,14 +38,15 @@ Batch = dict[str, torch.Tensor]
 class TrainSettings(PluginConfig):
     """Settings every trainable torch plugin has (its config inherits them)."""
 
-    epochs: int = Field(12, ge=1, description="most passes over the training data")
-    batch_size: int = Field(64, ge=1, description="examples per step, shared among the "
+    epochs: int = Field(12, ge=1, le=10_000, description="most passes over the training data")
+    batch_size: int = Field(64, ge=1, le=65_536, description="examples per step, shared among the "
                             "processes under DDP")
     learning_rate: float = Field(2e-3, gt=0, description="AdamW learning rate")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     grad_clip: float = Field(1.0, ge=0, description="clip the gradient norm to this; 0: off")
-    patience: int = Field(3, ge=1, description="stop after this many epochs without a better "
-                          "dev score")
+    patience: int = Field(3, ge=1, le=10_000,
+                          description="stop after this many epochs without a better "
+                                      "dev score")
     dev_share: float = Field(0.1, gt=0, lt=0.5, description="share of the data held out as dev")
 
 

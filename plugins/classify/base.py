@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -19,9 +20,10 @@ from chatbot.data.splits import split_examples
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
-from chatbot.training.checkpoint import load_weights, save_weights
-from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.checkpoint import save_weights
+from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit, seed_everything
+from chatbot.training.safe_load import SavedState, finite_confidence
 from chatbot.training.vocab import Vocab
 from chatbot_plugins.classify.features import Encoded, collate, encode, token_strings
 from chatbot_plugins.classify.model import Ensemble, TextClassifier
@@ -36,16 +38,20 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "classifier.json"
 INFERENCE_BATCH = 256
+# Calibration keeps the temperature in this range; a saved one outside it is damage (0 or NaN
+# would make every confidence NaN).
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
 
 
 class ClassifierConfig(TrainSettings):
     encoder: Literal["gru", "lstm", "cnn"] = Field("gru", description="sequence encoder")
-    embed_dim: int = Field(128, ge=8, description="token embedding size")
-    hidden: int = Field(128, ge=8, description="encoder size (per direction)")
-    ngram_buckets: int = Field(50_000, ge=1000, description="hash buckets for char n-grams")
-    ngram_dim: int = Field(64, ge=8, description="character n-gram embedding size")
+    embed_dim: int = Field(128, ge=8, le=4096, description="token embedding size")
+    hidden: int = Field(128, ge=8, le=8192, description="encoder size (per direction)")
+    ngram_buckets: int = Field(50_000, ge=1000, le=10_000_000,
+                               description="hash buckets for char n-grams")
+    ngram_dim: int = Field(64, ge=8, le=4096, description="character n-gram embedding size")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
-    max_vocab: int = Field(30_000, ge=100, description="most token types kept")
+    max_vocab: int = Field(30_000, ge=100, le=2_000_000, description="most token types kept")
     balance_classes: bool = Field(
         True, description="weight the loss by inverse square-root class frequency"
     )
@@ -214,7 +220,11 @@ class ClassifierPlugin(Plugin):
             return value
 
         optimizer.step(closure)
-        return float(log_t.detach().exp().clamp(0.05, 20.0))
+        temperature = float(log_t.detach().exp())
+        if not math.isfinite(temperature):  # LBFGS diverged (a near-flat model's best T is huge)
+            temperature = min((MIN_TEMPERATURE, 1.0, MAX_TEMPERATURE),
+                              key=lambda t: float(F.cross_entropy(logits / t, gold)))
+        return min(max(temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
 
     # -- running -----------------------------------------------------------------------------
 
@@ -225,7 +235,8 @@ class ClassifierPlugin(Plugin):
         data = [encode(m, self.vocab, self.config.ngram_buckets) for m in messages]
         with torch.no_grad():
             probs = torch.softmax(self._logits(self.model, data, "cpu") / self.temperature, -1)
-        return [dict(zip(self.labels, row.tolist(), strict=True)) for row in probs]
+        return [dict(zip(self.labels, [finite_confidence(self.name, p) for p in row.tolist()],
+                         strict=True)) for row in probs]
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message, probabilities in zip(messages, self.probabilities(messages), strict=True):
@@ -241,24 +252,44 @@ class ClassifierPlugin(Plugin):
         meta = {"labels": self.labels, "temperature": self.temperature,
                 "vocab": self.vocab.to_json()}
         (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        for history, folder in zip(self.histories, self._history_folders(path), strict=False):
-            folder.mkdir(exist_ok=True)
-            history.save(folder, self.name)
+        for history, folder in zip(self.histories, self._history_folders(), strict=False):
+            (path / folder).mkdir(exist_ok=True)
+            history.save(path / folder, self.name)
 
-    def _history_folders(self, path: Path) -> list[Path]:
-        """history.json of member 1 beside the model, of members 2.. in member-N/."""
-        return [path] + [path / f"member-{i}" for i in range(2, self.config.members + 1)]
+    def _history_folders(self) -> list[str]:
+        """history.json of member 1 beside the model (""), of members 2.. in member-N/."""
+        return [""] + [f"member-{i}" for i in range(2, self.config.members + 1)]
 
     @classmethod
     def load(cls, path: Path, config: ClassifierConfig) -> Self:
+        state = SavedState(path, cls.name)
+        meta = state.json_object(META_FILE, ("labels", "temperature", "vocab"))
         plugin = cls(config)
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        plugin.labels = [str(label) for label in meta["labels"]]
-        plugin.temperature = float(meta["temperature"])
-        plugin.vocab = Vocab.from_json(meta["vocab"])
-        plugin.model = Ensemble([plugin._new_member() for _ in range(config.members)])
-        load_weights(plugin.model, path / WEIGHTS_FILE)
-        plugin.model.eval()
-        plugin.histories = [History.load(folder) for folder in plugin._history_folders(path)
-                            if (folder / HISTORY_FILE).is_file()]
+        plugin.labels = state.strings(f"labels in {META_FILE}", meta["labels"], unique=True,
+                                      minimum=2)
+        plugin.temperature = state.number(f"temperature in {META_FILE}", meta["temperature"],
+                                          MIN_TEMPERATURE, MAX_TEMPERATURE)
+        plugin.vocab = state.vocab(f"vocab in {META_FILE}", meta["vocab"])
+        # Every size that builds the network, against the saved weights (first member's).
+        weights = WEIGHTS_FILE
+        members = {key.split(".")[1] for key in state.header(weights)
+                   if key.startswith("members.")}
+        state.size("members in config.yaml", config.members, len(members), weights, 1)
+        embed = state.shape(weights, "members.0.embed.weight", dims=2)
+        ngrams = state.shape(weights, "members.0.ngrams.weight", dims=2)
+        classes = state.shape(weights, "members.0.ngram_out.weight", dims=2)[0]
+        if config.encoder == "cnn":
+            hidden = state.shape(weights, "members.0.convs.0.weight", dims=3)[0]
+        else:
+            hidden = state.shape(weights, "members.0.rnn.weight_hh_l0", dims=2)[1]
+        state.size(f"the vocabulary in {META_FILE}", len(plugin.vocab), embed[0], weights)
+        state.size(f"the labels in {META_FILE}", len(plugin.labels), classes, weights)
+        state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
+        state.size("hidden in config.yaml", config.hidden, hidden, weights)
+        state.size("ngram_buckets in config.yaml", config.ngram_buckets, ngrams[0], weights)
+        state.size("ngram_dim in config.yaml", config.ngram_dim, ngrams[1], weights)
+        plugin.model = state.weights(weights, lambda: Ensemble(
+            [plugin._new_member() for _ in range(config.members)]))
+        histories = (state.history(folder) for folder in plugin._history_folders())
+        plugin.histories = [history for history in histories if history is not None]
         return plugin

@@ -24,17 +24,18 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import Field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
 from chatbot.data.corpus import Example
 from chatbot.data.splits import split_examples
-from chatbot.errors import ChatbotError, ModelLoadError, NotFittedError
+from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
-from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit, seed_everything
+from chatbot.training.safe_load import SavedState
 from chatbot.training.vocab import Vocab
 from chatbot_plugins.embed.word2vec_model import (
     ARCHITECTURES,
@@ -60,14 +61,15 @@ FIRST_REAL_ID = 2  # ids 0 and 1 are the vocabulary's padding and unknown
 class Word2VecConfig(TrainSettings):
     # Each epoch sees every word pair of the corpus, so a few epochs suffice, and big batches
     # keep the many small steps cheap.
-    epochs: int = Field(5, ge=1, description="most passes over the training pairs")
-    batch_size: int = Field(512, ge=1, description="word pairs per step")
+    epochs: int = Field(5, ge=1, le=10_000, description="most passes over the training pairs")
+    batch_size: int = Field(512, ge=1, le=1_000_000, description="word pairs per step")
     learning_rate: float = Field(5e-3, gt=0, description="AdamW learning rate")
     # Weight decay would pull rarely updated (rare word) vectors towards zero at every step.
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    dim: int = Field(128, ge=2, description="vector size")
-    window: int = Field(5, ge=1, description="most words on each side that count as context")
-    negatives: int = Field(5, ge=1, description="noise words per true pair")
+    dim: int = Field(128, ge=2, le=4096, description="vector size")
+    window: int = Field(5, ge=1, le=100,
+                        description="most words on each side that count as context")
+    negatives: int = Field(5, ge=1, le=100, description="noise words per true pair")
     min_count: int = Field(2, ge=1, description="words seen fewer times get no vector")
     architecture: Literal["skipgram", "cbow"] = Field(
         "skipgram", description="skipgram: a word predicts its neighbours (better for rare "
@@ -356,20 +358,29 @@ class Word2VecEmbedder(Plugin):
 
     @classmethod
     def load(cls, path: Path, config: Word2VecConfig) -> Self:
+        state = SavedState(path, cls.name)
+        meta = state.json_object(META_FILE, ("vocab", "counts", "sif_component"))
+        vocab = state.vocab(f"vocab in {META_FILE}", meta["vocab"])
+        # The sizes, against the saved vectors, before anything is built (the plugin itself
+        # allocates a vector of the configured dim).
+        rows, dim = state.shape(VECTORS_FILE, "vectors", dims=2)
+        state.size(f"the vocabulary in {META_FILE}", len(vocab), rows, VECTORS_FILE)
+        state.size("dim in config.yaml", config.dim, dim, VECTORS_FILE)
+        counts, component = meta["counts"], meta["sif_component"]
+        if not isinstance(counts, list) or not isinstance(component, list):
+            raise state.error(f"counts and sif_component in {META_FILE} must be lists")
+        state.size(f"the counts in {META_FILE}", len(counts), rows, VECTORS_FILE)
+        state.size(f"the sif_component in {META_FILE}", len(component), dim, VECTORS_FILE)
+        counts = [state.size(f"a count in {META_FILE}", count) for count in counts]
+        # A unit vector (or zero): its parts are within [-1, 1], give or take rounding.
+        component = [state.number(f"a value of sif_component in {META_FILE}", value, -1.01,
+                                  1.01) for value in component]
+        vectors = state.tensors(VECTORS_FILE, {"vectors": ("F32", 2)})["vectors"]
         plugin = cls(config)
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        plugin.vocab = Vocab.from_json(meta["vocab"])
-        plugin.counts = [int(count) for count in meta["counts"]]
-        vectors = load_file(str(path / VECTORS_FILE))["vectors"]
-        component = torch.tensor(meta["sif_component"], dtype=torch.float32)
-        if vectors.shape[0] != len(plugin.vocab) or len(plugin.counts) != len(plugin.vocab) \
-                or component.shape != (vectors.shape[1],):
-            raise ModelLoadError(str(path), f"{cls.name}: the vectors, vocabulary and SIF "
-                                 "component saved there do not fit together")
+        plugin.vocab, plugin.counts = vocab, counts
         plugin._set_vectors(vectors)
-        plugin.sif_component = component
-        if (path / HISTORY_FILE).is_file():
-            plugin.history = History.load(path)
+        plugin.sif_component = torch.tensor(component, dtype=torch.float32)
+        plugin.history = state.history() or History()
         return plugin
 
 

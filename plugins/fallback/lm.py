@@ -24,9 +24,10 @@ from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
-from chatbot.training.checkpoint import load_weights, save_weights
-from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.checkpoint import save_weights
+from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
+from chatbot.training.safe_load import SavedState, finite_confidence
 from chatbot_plugins.fallback.lm_model import LstmLanguageModel
 from chatbot_plugins.respond.base import dialog_pairs, text_of
 from chatbot_plugins.respond.sampling import filter_logits
@@ -46,20 +47,22 @@ MAX_PROMPT = 48  # subwords of the question the model sees (its end)
 
 
 class LanguageModelConfig(TrainSettings):
-    epochs: int = Field(20, ge=1, description="most passes over the dialog pairs")
+    epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
-    vocab_size: int = Field(4000, ge=100, description="sentencepiece vocabulary size")
-    embed_dim: int = Field(256, ge=8, description="embedding size (tied with the output)")
-    hidden: int = Field(512, ge=8, description="LSTM size")
+    vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
+    embed_dim: int = Field(256, ge=8, le=4096, description="embedding size (tied with the output)")
+    hidden: int = Field(512, ge=8, le=8192, description="LSTM size")
     layers: int = Field(2, ge=1, le=4, description="LSTM layers")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     temperature: float = Field(0.8, gt=0, description="below 1: safer replies; above: bolder")
-    top_k: int = Field(40, ge=0, description="sample among the k likeliest subwords; 0: all")
+    top_k: int = Field(40, ge=0, le=1_000_000,
+                       description="sample among the k likeliest subwords; 0: all")
     top_p: float = Field(0.9, gt=0, le=1, description="...and among the smallest set "
                          "holding this much probability")
-    seed: int = Field(0, description="sampling seed; the same message and seed give the "
-                      "same reply")
+    seed: int = Field(0, ge=0, le=2**32 - 1,
+                      description="sampling seed; the same message and seed give the "
+                                  "same reply")
     threshold: float = Field(0.15, ge=0, le=1, description="below this mean token "
                              "probability the canned reply is given instead")
     canned_reply: str = Field(
@@ -127,6 +130,7 @@ class LanguageModelFallback(Plugin):
             return messages
         for message, (reply, confidence) in zip(open_messages, self.generate(open_messages),
                                                  strict=True):
+            confidence = finite_confidence(self.name, confidence)
             if confidence < self.config.threshold or not reply.strip():
                 message.notes[self.name] = (
                     f"unsure (confidence {confidence:.2f} below {self.config.threshold}): "
@@ -219,16 +223,25 @@ class LanguageModelFallback(Plugin):
 
     @classmethod
     def load(cls, path: Path, config: LanguageModelConfig) -> Self:
+        state = SavedState(path, cls.name)
         plugin = cls(config)
-        plugin.subwords = Subwords.load(path / VOCAB_FILE)
-        plugin.model = plugin._new_model()
-        load_weights(plugin.model, path / WEIGHTS_FILE)
-        plugin.model.eval()
-        plugin.dev_perplexity = json.loads((path / META_FILE).read_text())["dev_perplexity"]
-        if (path / HISTORY_FILE).is_file():
-            plugin.history = History.load(path)
+        plugin.subwords = Subwords.load(state, VOCAB_FILE)
+        meta = state.json_object(META_FILE, ("dev_perplexity",))
+        if meta["dev_perplexity"] is not None:
+            plugin.dev_perplexity = state.number(f"dev_perplexity in {META_FILE}",
+                                                 meta["dev_perplexity"], 1.0, math.inf)
+        # Every size that builds the network, against the saved weights.
+        weights = WEIGHTS_FILE
+        embed = state.shape(weights, "embed.weight", dims=2)
+        hidden = state.shape(weights, "lstm.weight_hh_l0", dims=2)[1]
+        layers = sum(1 for key in state.header(weights) if key.startswith("lstm.weight_hh_l"))
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), embed[0], weights)
+        state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
+        state.size("hidden in config.yaml", config.hidden, hidden, weights)
+        state.size("layers in config.yaml", config.layers, layers, weights)
+        plugin.model = state.weights(weights, plugin._new_model)
+        plugin.history = state.history() or History()
         return plugin
-
 
 
 def collate(batch: list[tuple[list[int], int]]) -> dict[str, torch.Tensor]:

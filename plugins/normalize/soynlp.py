@@ -28,7 +28,7 @@ class NormalizeConfig(PluginConfig):
         True, description="split jamo stuck to syllables: 아니욬ㅋㅋ → 아니요ㅋㅋㅋ"
     )
     max_repeats: int = Field(
-        2, ge=0, description="shorten repeats with soynlp (ㅋㅋㅋㅋ → ㅋㅋ); 0: off"
+        2, ge=0, le=100, description="shorten repeats with soynlp (ㅋㅋㅋㅋ → ㅋㅋ); 0: off"
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import Field
 from chatbot.errors import ChatbotError
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot.training.safe_load import finite_confidence
 
 if TYPE_CHECKING:
     from chatbot.data.corpus import Corpus, Example
@@ -54,7 +55,7 @@ class Responder(Plugin):
         for message, result in zip(open_messages, self.answer(open_messages), strict=True):
             if isinstance(result, str):
                 message.notes[self.name] = f"declined: {result}"
-            elif result.confidence < self.config.threshold:
+            elif finite_confidence(self.name, result.confidence) < self.config.threshold:
                 preview = result.text[:PREVIEW] + ("…" if len(result.text) > PREVIEW else "")
                 message.notes[self.name] = (
                     f"declined: confidence {result.confidence:.2f} below threshold "

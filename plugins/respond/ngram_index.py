@@ -12,7 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+from chatbot.training.safe_load import SavedState
 
 SIZES = (1, 2, 3)
 
@@ -83,13 +85,36 @@ class NgramIndex:
                        ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, stem: str) -> NgramIndex:
-        meta = json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
-        tensors = load_file(str(folder / f"{stem}.safetensors"))
-        vocabulary = {gram: i for i, gram in enumerate(meta["ngrams"])}
-        matrix = _sparse(tensors["indices"], tensors["values"],
-                         (meta["documents"], len(vocabulary)))
-        return cls(vocabulary, tensors["idf"], matrix)
+    def load(cls, state: SavedState, stem: str, documents: int) -> NgramIndex:
+        """Read an index that :meth:`save` wrote into a plugin's saved state.
+
+        Args:
+            state: the plugin's saved state.
+            stem: the index's file names, without their endings.
+            documents: how many texts the plugin saved beside the index: it must have a row
+                for each, and no more.
+        """
+        meta_name, tensors_name = f"{stem}.json", f"{stem}.safetensors"
+        meta = state.json_object(meta_name, ("ngrams", "documents"))
+        grams = state.strings(f"ngrams in {meta_name}", meta["ngrams"], unique=True)
+        state.size(f"documents in {meta_name}", meta["documents"], documents, "the saved texts")
+        tensors = state.tensors(tensors_name, {"idf": ("F32", 1), "indices": ("I64", 2),
+                                               "values": ("F32", 1)})
+        # Values of L2-normalised rows of non-negative weights; idf = log((1 + n) / (1 + df)) + 1.
+        idf = state.within(tensors_name, "idf", tensors["idf"], 0.0, 100.0)
+        values = state.within(tensors_name, "values", tensors["values"], 0.0, 1.001)
+        indices = tensors["indices"]
+        state.size(f"the n-grams in {meta_name}", len(grams), idf.shape[0],
+                   f"idf in {tensors_name}")
+        if indices.shape[0] != 2 or indices.shape[1] != values.shape[0]:
+            raise state.error(f"{tensors_name}: indices of shape {list(indices.shape)} do not "
+                              f"fit values of shape {list(values.shape)}")
+        if indices.numel() and (int(indices.min()) < 0 or int(indices[0].max()) >= documents
+                                or int(indices[1].max()) >= len(grams)):
+            raise state.error(f"{tensors_name}: indices point outside the {documents} texts "
+                              f"and {len(grams)} n-grams")
+        vocabulary = {gram: i for i, gram in enumerate(grams)}
+        return cls(vocabulary, idf, _sparse(indices, values, (documents, len(grams))))
 
 
 def _sparse(indices: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

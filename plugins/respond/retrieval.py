@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import Field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import TrainContext
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.respond.base import (
     Answer,
     Responder,
@@ -121,7 +122,14 @@ class RetrievalResponder(Responder):
             similarity += self.index.similarities([text_of(m) for m in messages])
             parts += 1
         if self.vectors is not None:
-            similarity += _unit_vectors(messages, self.name) @ self.vectors.T
+            vectors = _unit_vectors(messages, self.name)  # (batch, dim)
+            if vectors.shape[1] != self.vectors.shape[1]:
+                raise ChatbotError(
+                    f"{self.name} was trained on sentence vectors of size "
+                    f"{self.vectors.shape[1]}; the embed step before it gives size "
+                    f"{vectors.shape[1]}",
+                    hint="train the pipeline again, so that both steps are trained together")
+            similarity += vectors @ self.vectors.T
             parts += 1
         similarity /= parts  # (batch, questions)
         ranking, best_answer = similarity, None
@@ -195,18 +203,37 @@ class RetrievalResponder(Responder):
 
     @classmethod
     def load(cls, path: Path, config: RetrievalConfig) -> Self:
+        state = SavedState(path, cls.name)
+        data = state.json_object(ANSWERS_FILE, ("questions", "answers"))
         plugin = cls(config)
-        data = json.loads((path / ANSWERS_FILE).read_text(encoding="utf-8"))
-        plugin.questions, plugin.answers = data["questions"], data["answers"]
+        plugin.questions = state.strings(f"questions in {ANSWERS_FILE}", data["questions"],
+                                         minimum=1)
+        count = len(plugin.questions)
+        answers = data["answers"]
+        if not isinstance(answers, list) or not all(
+                isinstance(group, list) and group and all(isinstance(a, str) for a in group)
+                for group in answers):
+            raise state.error(f"answers in {ANSWERS_FILE} is not a list of non-empty lists "
+                              "of strings")
+        state.size(f"the answer lists in {ANSWERS_FILE}", len(answers), count, "its questions")
+        plugin.answers = answers
         # Models saved before intent_weight existed have no intents: no question matches.
-        plugin.intents = data.get("intents") or [None] * len(plugin.questions)
+        intents = data.get("intents") or [None] * count
+        if not isinstance(intents, list) or not all(
+                intent is None or isinstance(intent, str) for intent in intents):
+            raise state.error(f"intents in {ANSWERS_FILE} is not a list of strings and nulls")
+        state.size(f"the intents in {ANSWERS_FILE}", len(intents), count, "its questions")
+        plugin.intents = intents
         if plugin.uses_ngrams:
-            plugin.index = NgramIndex.load(path, NGRAM_STEM)
+            plugin.index = NgramIndex.load(state, NGRAM_STEM, count)
         if plugin.uses_vectors:
-            plugin.vectors = load_file(str(path / VECTORS_FILE))["vectors"]
+            vectors = state.tensors(VECTORS_FILE, {"vectors": ("F32", 2)})["vectors"]
+            state.within(VECTORS_FILE, "vectors", vectors, -1.001, 1.001)  # unit rows
+            state.size(f"the questions in {ANSWERS_FILE}", count, vectors.shape[0],
+                       VECTORS_FILE)
+            plugin.vectors = vectors
         plugin._index_answers()
         return plugin
-
 
 
 def _unit_vectors(messages: list[Message], name: str) -> torch.Tensor:

@@ -23,10 +23,11 @@ from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, TrainContext
-from chatbot.training.checkpoint import load_weights, save_weights
+from chatbot.training.checkpoint import save_weights
 from chatbot.training.device import resolve_device
-from chatbot.training.history import HISTORY_FILE, History
+from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.respond.base import (
     Answer,
     Responder,
@@ -57,13 +58,14 @@ DECODE_BATCH = 64
 
 
 class Seq2SeqConfig(TrainSettings, ResponderConfig):
-    epochs: int = Field(20, ge=1, description="most passes over the dialog pairs")
+    epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     threshold: float = Field(0.3, ge=0, le=1, description="least mean token probability "
                              "of a reply to give it")
-    vocab_size: int = Field(4000, ge=100, description="sentencepiece vocabulary size")
-    embed_dim: int = Field(128, ge=8, description="subword embedding size")
-    hidden: int = Field(256, ge=8, description="decoder size (the encoder's two directions "
-                        "share it)")
+    vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
+    embed_dim: int = Field(128, ge=8, le=4096, description="subword embedding size")
+    hidden: int = Field(256, ge=8, le=8192,
+                        description="decoder size (the encoder's two directions "
+                                    "share it)")
     cell: Literal["gru", "lstm"] = Field("gru", description="recurrent cell")
     attention: Literal["bahdanau", "luong_dot", "luong_general", "none"] = Field(
         "bahdanau", description="bahdanau: additive; luong_dot / luong_general: "
@@ -83,7 +85,7 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
     beam: int = Field(4, ge=1, le=32, description="beam width")
     length_penalty: float = Field(1.0, ge=0, description="beam scores are divided by "
                                   "length ** this")
-    no_repeat_ngram: int = Field(3, ge=0, description="beam search never repeats an n-gram "
+    no_repeat_ngram: int = Field(3, ge=0, le=16, description="beam search never repeats an n-gram "
                                  "of this size; 0: off")
     temperature: float = Field(1.0, gt=0, description="greedy decoding's softmax temperature")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
@@ -256,13 +258,23 @@ class Seq2SeqResponder(Responder):
 
     @classmethod
     def load(cls, path: Path, config: Seq2SeqConfig) -> Self:
+        state = SavedState(path, cls.name)
         plugin = cls(config)
-        plugin.subwords = Subwords.load(path / VOCAB_FILE)
-        plugin.model = plugin._new_model()
-        load_weights(plugin.model, path / WEIGHTS_FILE)
-        plugin.model.eval()
-        if (path / HISTORY_FILE).is_file():
-            plugin.history = History.load(path)
+        plugin.subwords = Subwords.load(state, VOCAB_FILE)
+        # Every size that builds the network, against the saved weights.
+        weights = WEIGHTS_FILE
+        embed = state.shape(weights, "source_embed.weight", dims=2)
+        target = state.shape(weights, "target_embed.weight", dims=2)
+        hidden = state.shape(weights, "decoder.weight_hh_l0", dims=2)[1]
+        layers = sum(1 for key in state.header(weights)
+                     if key.startswith("decoder.weight_hh_l"))
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), embed[0], weights)
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), target[0], weights)
+        state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
+        state.size("hidden in config.yaml", config.hidden, hidden, weights)
+        state.size("layers in config.yaml", config.layers, layers, weights)
+        plugin.model = state.weights(weights, plugin._new_model)
+        plugin.history = state.history() or History()
         return plugin
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.tokenize.sentencepiece import train_sentencepiece
 
 PAD, UNK, BOS, EOS, SEP = 0, 1, 2, 3, 4
@@ -42,5 +43,17 @@ class Subwords:
         path.write_bytes(self.model_proto)
 
     @classmethod
-    def load(cls, path: Path) -> Subwords:
-        return cls(path.read_bytes())
+    def load(cls, state: SavedState, name: str) -> Subwords:
+        """Read a model that :meth:`save` wrote into a plugin's saved state, checking that it
+        is a sentencepiece model with the special ids the generators use."""
+        try:
+            subwords = cls(state.file(name).read_bytes())
+        except (RuntimeError, OSError, TypeError) as error:  # what sentencepiece raises
+            raise state.error(f"{name} is not a sentencepiece model ({error})") from None
+        processor = subwords.processor
+        specials = (processor.pad_id(), processor.unk_id(), processor.bos_id(),
+                    processor.eos_id(), processor.piece_to_id(SEP_PIECE))
+        if len(subwords) <= SEP or specials != (PAD, UNK, BOS, EOS, SEP):
+            raise state.error(f"{name} is not a subword model of the generators (their "
+                              f"special pieces have the ids {PAD}..{SEP})")
+        return subwords

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,9 +29,10 @@ from chatbot.data.splits import split_examples
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, TrainContext
-from chatbot.training.checkpoint import load_weights, save_weights
+from chatbot.training.checkpoint import save_weights
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
+from chatbot.training.safe_load import SavedState
 from chatbot.training.vocab import Vocab
 from chatbot_plugins.spacing.bigru_model import SpacingModel
 
@@ -53,21 +55,22 @@ CHAR_KINDS = ("<hangul>", "<jamo>", "<latin>", "<digit>", "<other>")
 class BiGruSpacingConfig(TrainSettings):
     # Defaults tuned on KorSTS (benchmarks/spacing.py): about 6 minutes of training on two CPU
     # cores for 16,000 sentences. Sentences are plentiful, so a smaller share goes to dev.
-    epochs: int = Field(10, ge=1, description="most passes over the training data")
+    epochs: int = Field(10, ge=1, le=10_000, description="most passes over the training data")
     learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
     dev_share: float = Field(0.05, gt=0, lt=0.5, description="share of the sentences held out "
                              "as dev")
-    embed_dim: int = Field(96, ge=8, description="character embedding size")
-    bigram_buckets: int = Field(50_000, ge=0, description="hash buckets for character pairs; "
-                                "0: no pair embeddings")
-    conv_channels: int = Field(64, ge=8, description="channels of each convolution")
+    embed_dim: int = Field(96, ge=8, le=4096, description="character embedding size")
+    bigram_buckets: int = Field(50_000, ge=0, le=10_000_000,
+                                description="hash buckets for character pairs; "
+                                            "0: no pair embeddings")
+    conv_channels: int = Field(64, ge=8, le=4096, description="channels of each convolution")
     conv_widths: tuple[int, ...] = Field((3, 5, 7), min_length=1,
                                          description="widths of the convolutions (odd)")
-    hidden: int = Field(128, ge=8, description="BiGRU size (per direction)")
+    hidden: int = Field(128, ge=8, le=8192, description="BiGRU size (per direction)")
     layers: int = Field(1, ge=1, le=4, description="stacked BiGRU layers")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
     min_count: int = Field(2, ge=1, description="characters seen fewer times use their kind")
-    max_vocab: int = Field(6000, ge=100, description="most characters kept")
+    max_vocab: int = Field(6000, ge=100, le=1_000_000, description="most characters kept")
     threshold: float = Field(0.5, gt=0, lt=1, description="probability above which a space "
                              "is put after a character")
     reset_whitespace: bool = Field(False, description="ignore the typed spaces and decide them "
@@ -412,11 +415,43 @@ class BiGruSpacing(Plugin):
 
     @classmethod
     def load(cls, path: Path, config: BiGruSpacingConfig) -> Self:
+        state = SavedState(path, cls.name)
+        meta = state.json_object(META_FILE, ("vocab", "sizes"))
+        vocab = state.vocab(f"vocab in {META_FILE}", meta["vocab"])
+        missing = [kind for kind in CHAR_KINDS if kind not in vocab.index]
+        if missing:
+            raise state.error(f"vocab in {META_FILE} lacks {', '.join(missing)}")
+        sizes = meta["sizes"]
+        keys = ("embed_dim", "conv_channels", "widths", "hidden", "layers", "dropout",
+                "bigram_buckets")
+        if not isinstance(sizes, dict) or any(key not in sizes for key in keys):
+            raise state.error(f"sizes in {META_FILE} must be an object with {', '.join(keys)}")
+        if not isinstance(sizes["widths"], list):
+            raise state.error(f"widths in {META_FILE} must be a list")
+        # Every size that builds the network, against the saved weights.
+        weights = WEIGHTS_FILE
+        header = state.header(weights)
+        embed = state.shape(weights, "embed.weight", dims=2)
+        hidden = state.shape(weights, "rnn.weight_hh_l0", dims=2)[1]
+        layers = sum(1 for key in header if re.fullmatch(r"rnn\.weight_hh_l\d+", key))
+        convs = [state.shape(weights, f"convs.{i}.weight", dims=3) for i in
+                 range(sum(1 for key in header if re.fullmatch(r"convs\.\d+\.weight", key)))]
+        bigrams = (state.shape(weights, "bigram.weight", dims=2)[0] - 1
+                   if "bigram.weight" in header else 0)
+        where = f"in {META_FILE}"
+        state.size(f"the vocabulary {where}", len(vocab), embed[0], weights)
+        state.size(f"embed_dim {where}", sizes["embed_dim"], embed[1], weights)
+        state.size(f"hidden {where}", sizes["hidden"], hidden, weights)
+        state.size(f"layers {where}", sizes["layers"], layers, weights, 1)
+        state.size(f"bigram_buckets {where}", sizes["bigram_buckets"], bigrams, weights)
+        state.size(f"the widths {where}", len(sizes["widths"]), len(convs), weights, 1)
+        for number, (width, conv) in enumerate(zip(sizes["widths"], convs, strict=True), 1):
+            state.size(f"conv_channels {where}", sizes["conv_channels"], conv[0], weights)
+            if state.size(f"width {number} {where}", width, conv[2], weights, 1) % 2 == 0:
+                raise state.error(f"width {number} {where} is {width}; widths are odd")
         plugin = cls(config)
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        plugin.vocab = Vocab.from_json(meta["vocab"])
-        plugin.sizes = dict(meta["sizes"])
-        plugin.model = plugin._new_model()
-        load_weights(plugin.model, path / WEIGHTS_FILE)
-        plugin.model.eval()
+        plugin.vocab = vocab
+        plugin.sizes = {key: sizes[key] for key in keys}
+        plugin.sizes["dropout"] = state.number(f"dropout {where}", sizes["dropout"], 0.0, 1.0)
+        plugin.model = state.weights(weights, plugin._new_model)
         return plugin

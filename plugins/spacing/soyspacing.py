@@ -13,6 +13,7 @@ from pydantic import Field
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import Package, Plugin, PluginConfig, TrainContext
+from chatbot.training.safe_load import SavedState
 
 if TYPE_CHECKING:
     from typing import Self
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from chatbot.data.corpus import Corpus
 
 MODEL_FILE = "soyspacing.json"
+# Fit trains with CountSpace's windows of 3 to 7 characters; a saved model's are bounded.
+MAX_WINDOW = 20
 
 
 class SoySpacingConfig(PluginConfig):
@@ -86,9 +89,27 @@ class SoySpacing(Plugin):
     def load(cls, path: Path, config: SoySpacingConfig) -> Self:
         from soyspacing.countbase import CountSpace
 
-        file = path / MODEL_FILE
-        if not file.is_file():
-            raise FileNotFoundError(f"{file} is missing")
+        state = SavedState(path, cls.name)
+        data = state.json_object(MODEL_FILE, ("parameters", "counters"))
+        parameters, counters = data["parameters"], data["counters"]
+        if not isinstance(parameters, dict):
+            raise state.error(f"parameters in {MODEL_FILE} is not an object")
+        # Each character of a message costs max_window² look-ups: the window is bounded.
+        low = state.size(f"min_window in {MODEL_FILE}", parameters.get("min_window"),
+                         minimum=1, maximum=MAX_WINDOW)
+        state.size(f"max_window in {MODEL_FILE}", parameters.get("max_window"), minimum=low,
+                   maximum=MAX_WINDOW)
+        state.size(f"min_count in {MODEL_FILE}", parameters.get("min_count"))
+        state.size(f"filtering_document_min_count in {MODEL_FILE}",
+                   parameters.get("filtering_document_min_count", 0))
+        if not isinstance(counters, dict) or not all(
+                isinstance(tags, dict) and all(
+                    len(tag) == len(chars) and set(tag) <= {"0", "1"}
+                    and isinstance(frequency, int) and frequency >= 0
+                    for tag, frequency in tags.items())
+                for chars, tags in counters.items()):
+            raise state.error(f"counters in {MODEL_FILE} are not character windows with a "
+                              "count for each of their space tags (0 and 1, one per character)")
         model = CountSpace()
-        model.load_model(str(file), json_format=True)
+        model.load_model(str(state.file(MODEL_FILE)), json_format=True)
         return cls(config, model)

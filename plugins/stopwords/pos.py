@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
+from chatbot.errors import ChatbotError
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot.training.safe_load import SavedState
 from chatbot_corpora import DEMO_DIR
 from chatbot_plugins.tokenize.tagsets import COARSE_TAGS
 
@@ -20,9 +22,24 @@ LIST_FILE = "stopwords.txt"
 
 
 def read_stopwords(path: Path) -> set[str]:
-    """Words of a stopword file: one per line, ``#`` starts a comment."""
+    """Words of a stopword file: one per line, ``#`` starts a comment.
+
+    Raises:
+        ChatbotError: the file is not UTF-8 text (the error quotes none of it).
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ChatbotError(f"the stopword list {path} is not UTF-8 text (byte {error.start})",
+                           hint="give stopwords.pos.stopwords_file a UTF-8 text file, one "
+                           "word a line") from None
+    return parse_stopwords(text)
+
+
+def parse_stopwords(text: str) -> set[str]:
+    """Words of a stopword list's text: one per line, ``#`` starts a comment."""
     words = set()
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in text.splitlines():
         word = line.split("#", 1)[0].strip()
         if word:
             words.add(word)
@@ -91,4 +108,6 @@ class StopwordFilter(Plugin):
 
     @classmethod
     def load(cls, path: Path, config: StopwordConfig) -> Self:
-        return cls(config, read_stopwords(path / LIST_FILE))
+        """The list saved with the model; the file ``config.stopwords_file`` names is not
+        read again."""
+        return cls(config, parse_stopwords(SavedState(path, cls.name).text(LIST_FILE)))

@@ -11,6 +11,7 @@ from pydantic import Field
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig, TrainContext
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.tokenize import tagsets
 from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
@@ -67,7 +68,14 @@ class SentencePieceTokenizer(TokenizerPlugin):
 
     @classmethod
     def load(cls, path: Path, config: SentencePieceConfig) -> Self:
-        return cls(config, (path / MODEL_FILE).read_bytes())
+        state = SavedState(path, cls.name)
+        try:
+            plugin = cls(config, state.file(MODEL_FILE).read_bytes())
+        except (RuntimeError, OSError, TypeError) as error:  # what sentencepiece raises
+            raise state.error(f"{MODEL_FILE} is not a sentencepiece model ({error})") from None
+        if plugin.processor.get_piece_size() == 0:  # an empty file loads, then fails at use
+            raise state.error(f"{MODEL_FILE} is not a sentencepiece model (it has no pieces)")
+        return plugin
 
 
 def train_sentencepiece(texts: list[str], vocab_size: int, model_type: str = "unigram",

@@ -13,6 +13,7 @@ from pydantic import Field
 from chatbot.errors import NotFittedError
 from chatbot.message import Token
 from chatbot.plugin import Package, PluginConfig, TrainContext
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.tokenize import tagsets
 from chatbot_plugins.tokenize.base import TokenizerPlugin, make_token
 
@@ -98,10 +99,13 @@ class SoynlpTokenizer(TokenizerPlugin):
 
     @classmethod
     def load(cls, path: Path, config: SoynlpConfig) -> Self:
-        scores = json.loads((path / SCORES_FILE).read_text(encoding="utf-8"))
+        state = SavedState(path, cls.name)
+        scores = state.json(SCORES_FILE)
         if not isinstance(scores, dict):
-            raise ValueError(f"{SCORES_FILE} must hold a JSON object of word scores")
-        return cls(config, {str(word): float(score) for word, score in scores.items()})
+            raise state.error(f"{SCORES_FILE} must hold a JSON object of word scores")
+        return cls(config, {word: state.number(f"the score of a word in {SCORES_FILE}", score,
+                                               0.0, math.inf)
+                            for word, score in scores.items()})
 
 
 def _ltokenizer(scores: dict[str, float]):
