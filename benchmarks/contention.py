@@ -10,7 +10,8 @@ Two thread policies are timed in the same run:
 
 - ``torch default``: torch's own choice (one intra-op thread per core), what the toolkit did
   before it set a policy;
-- ``toolkit``: what ``Pipeline.fit`` now does (``training.threads: auto``).
+- ``toolkit``: what ``Pipeline.fit`` now does (``training.threads: auto``: the cores not taken
+  by other running processes, decided again before every epoch; chatbot/training/threads.py).
 
 Usage::
 

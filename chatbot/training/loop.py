@@ -29,6 +29,7 @@ from chatbot.training import distributed
 from chatbot.training.checkpoint import load_checkpoint, save_checkpoint
 from chatbot.training.device import autocast, resolve_device, resolve_precision
 from chatbot.training.history import History
+from chatbot.training.threads import refresh_threads
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def fit(
         for epoch in range(start_epoch, settings.epochs + 1):
             if waited >= settings.patience:
                 break
+            refresh_threads()  # follow neighbours that started or stopped (training/threads.py)
             # The shuffle order depends on (seed, epoch) only, so a resumed run sees the same
             # batches as one that was never interrupted.
             if isinstance(sampler, DistributedSampler):

@@ -2,22 +2,67 @@
 
 torch starts one intra-op thread per core. The toolkit's models are small (GRU/LSTM layers of a
 few hundred units, batches of 64), so each operation is split into pieces of microseconds, and
-every piece waits for all threads at a barrier. On a machine whose cores are shared with other
-work, one descheduled thread stalls every barrier: benchmarks/contention.py measured a default-bot
-epoch about ten times slower beside one busy process with torch's default of two threads on two
-cores. One thread does not wait for anyone, and on these model sizes it is as fast when idle.
+every piece waits for all threads at a barrier. When another process holds one of the cores, the
+thread that shares it stalls every barrier: benchmarks/contention.py measured a default-bot epoch
+2.3 times slower beside one busy process with two threads on two cores, while one thread is only
+1.1 times slower there, but 1.2 times slower than two on an idle machine.
+
+So ``auto`` uses the cores that are free: the cores this process may run on, less the other
+processes running right now. It is decided when a model is loaded and again before every epoch
+of training, so a neighbour that starts or stops during a long training is followed.
 """
 
 from __future__ import annotations
 
-AUTO_THREADS = 1
+import os
+import time
+
+MAX_AUTO_THREADS = 8  # past this, the toolkit's small models gain nothing from more threads
+_SAMPLES = 5
+_SAMPLE_GAP_S = 0.01
+
+_policy: int | str = "auto"
 
 
 def apply_thread_policy(threads: int | str = "auto") -> int:
-    """Set torch's intra-op threads (``"auto"``: AUTO_THREADS); returns the number set."""
+    """Adopt a policy (``"auto"`` or a number of threads), set torch to it; the number set."""
+    global _policy
+    _policy = threads
+    return refresh_threads()
+
+
+def refresh_threads() -> int:
+    """Set torch's intra-op threads for the current policy (``auto``: the free cores now)."""
     import torch
 
-    count = AUTO_THREADS if threads == "auto" else int(threads)
+    count = auto_threads() if _policy == "auto" else int(_policy)
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return count
+
+
+def auto_threads() -> int:
+    """The cores free for this process now: its cores less the other running processes."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_AUTO_THREADS, (cores or 1) - _others_running()))
+
+
+def _others_running() -> int:
+    """Runnable threads on the machine besides this one (Linux; 0 where unknown).
+
+    The least of a few samples: a neighbour that computes is runnable in every one, while this
+    process's own torch threads, still spinning after their last operation, soon are not.
+    """
+    counts = []
+    for sample in range(_SAMPLES):
+        if sample:
+            time.sleep(_SAMPLE_GAP_S)
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                line = next((row for row in stat if row.startswith("procs_running")), "")
+        except OSError:
+            return 0
+        if not line:
+            return 0
+        counts.append(int(line.split()[1]) - 1)  # this thread, reading, is running too
+    return max(0, min(counts))
