@@ -58,9 +58,10 @@ def _measure(threads: str, busy: bool) -> dict:
         neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         time.sleep(1.0)  # let it take its core
     try:
+        environment = {k: v for k, v in os.environ.items() if k != "CHATBOT_THREADS"}
         out = subprocess.run(
             [sys.executable, __file__, "--worker", threads],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env=environment,
         ).stdout
     finally:
         if neighbour is not None:

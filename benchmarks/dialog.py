@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -45,6 +46,7 @@ from chatbot.data.splits import split_examples
 from chatbot.evaluation import metrics
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
+from chatbot.training.threads import apply_thread_policy
 from chatbot_plugins.respond.base import Answer, text_of
 
 SPEED_QUESTIONS = 64
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(it must come from this benchmark: same split)")
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        os.environ["CHATBOT_THREADS"] = str(args.threads)  # what training.threads: auto uses
+        apply_thread_policy()
     examples = [e for e in load_dataset("chatbotdata").examples if e.answer]
     split = split_examples(examples, dev=0.1, test=0.0, seed=2026)
     # A tenth of the train side is held out as well, for choosing thresholds (never dev).

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import random
 import sys
 import time
@@ -49,6 +50,7 @@ from torch.nn import functional as F
 
 from chatbot.plugin import TrainContext
 from chatbot.training.loop import TrainSettings, fit
+from chatbot.training.threads import apply_thread_policy
 from chatbot_plugins.respond.decoding import greedy
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
 
@@ -366,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="seed of the models and batches")
     parser.add_argument("--progress", action="store_true", help="progress bars")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    os.environ["CHATBOT_THREADS"] = str(args.threads)  # what training.threads: auto uses
+    apply_thread_policy()
     count = 5_000 if args.quick else 50_000
     started, results = time.perf_counter(), {}
     for name in NUMBERS:

@@ -17,6 +17,7 @@ Results: benchmarks/results/spacing.json.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -34,6 +35,7 @@ from chatbot.data.readers import read_table
 from chatbot.message import Message
 from chatbot.plugin import Plugin, TrainContext
 from chatbot.registry import default_registry
+from chatbot.training.threads import apply_thread_policy
 from chatbot_plugins.spacing.bigru import space_scores, split_spaces
 
 PLUGINS = ("spacing.bigru", "spacing.kiwi", "spacing.soyspacing")
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        os.environ["CHATBOT_THREADS"] = str(args.threads)  # what training.threads: auto uses
+        apply_thread_policy()
     spec = load_config(args.config)
     (bigru_step,) = [s for s in spec.steps if s.plugin.name == "spacing.bigru"]
     upstream_plugins = [s.plugin(s.config) for s in spec.steps[:spec.steps.index(bigru_step)]]

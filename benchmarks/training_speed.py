@@ -13,6 +13,7 @@ benchmarks/results/training_speed.json (with the device's name).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_corpus
 from chatbot.pipeline import Pipeline
+from chatbot.training.threads import apply_thread_policy
 
 PLUGINS = {
     "classify.intent (gru)": "classify.intent\n    encoder: gru",
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugins", nargs="*", choices=list(PLUGINS), default=list(PLUGINS))
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        os.environ["CHATBOT_THREADS"] = str(args.threads)  # what training.threads: auto uses
+        apply_thread_policy()
     device = torch.device(args.device)
     device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                    else f"CPU, {torch.get_num_threads()} torch threads")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from chatbot.data.datasets import load_dataset
 from chatbot.pipeline import Pipeline
 from chatbot.testing import MESSY_KOREAN
 
-# The tests' models are small: one thread is as fast as two, and it keeps torch from slowing
-# down tenfold when another process holds a core of a small shared machine.
+# One torch thread, always: trained models then do not depend on how busy the machine is
+# (training.threads: auto follows the load, and the thread count changes the last bits), and the
+# tests' small models lose nothing by it.
+os.environ["CHATBOT_THREADS"] = "1"
 torch.set_num_threads(1)
 
 # Hypothesis profiles for the fuzz tests (tests/fuzz/): "default" keeps each surface to a few

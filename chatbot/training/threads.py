@@ -10,12 +10,20 @@ thread that shares it stalls every barrier: benchmarks/contention.py measured a 
 So ``auto`` uses the cores that are free: the cores this process may run on, less the other
 processes running right now. It is decided when a model is loaded and again before every epoch
 of training, so a neighbour that starts or stops during a long training is followed.
+
+The thread count changes the last bits of a trained model (sums are split differently), so under
+``auto`` two trainings with the same seed agree exactly only under the same load. For
+bit-identical runs, or where the machine's cores are not this process's to take (a container
+with a CPU quota), fix the count: ``training.threads: N`` in the config, or ``CHATBOT_THREADS=N``
+in the environment (it replaces ``auto`` for training and for serving).
 """
 
 from __future__ import annotations
 
 import os
 import time
+
+from chatbot.errors import ChatbotError
 
 MAX_AUTO_THREADS = 8  # past this, the toolkit's small models gain nothing from more threads
 _SAMPLES = 5
@@ -35,10 +43,22 @@ def refresh_threads() -> int:
     """Set torch's intra-op threads for the current policy (``auto``: the free cores now)."""
     import torch
 
-    count = auto_threads() if _policy == "auto" else int(_policy)
+    if _policy != "auto":
+        count = int(_policy)
+    elif os.environ.get("CHATBOT_THREADS"):
+        count = _threads_from_environment(os.environ["CHATBOT_THREADS"])
+    else:
+        count = auto_threads()
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
     return count
+
+
+def _threads_from_environment(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 256):
+        raise ChatbotError(f"CHATBOT_THREADS is {value[:20]!r}, not a whole number from 1 to 256",
+                           hint="unset it to let the toolkit count the free cores")
+    return int(value)
 
 
 def auto_threads() -> int:
