@@ -50,8 +50,9 @@ def test_bad_stdin_lines_are_reported_in_place_and_lose_nothing(capsys, monkeypa
     assert code == 1
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["text"] == "첫 줄" and lines[3]["text"] == "마지막"
-    assert lines[1] == {"input": "stdin line 2", "error": "not valid UTF-8 text"}
-    assert lines[2]["input"] == "stdin line 3" and "binary" in lines[2]["error"]
+    assert lines[1] == {"line": 2, "error": "not valid UTF-8 text"}
+    assert lines[2]["line"] == 3 and "binary" in lines[2]["error"]
+    assert len(lines) == 4  # the final newline ends line 4; it starts no fifth line
 
 
 def test_overlong_argument_is_refused_with_the_limit(capsys):
