@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
-from chatbot.errors import ChatbotError, ModelLoadError
+from chatbot.errors import ChatbotError, DatasetError, ModelLoadError
 from chatbot.pipeline import Pipeline
 from chatbot_corpora import DEMO_DIR
 from chatbot_plugins.classify.features import Encoded
@@ -449,7 +449,7 @@ def test_a_template_model_without_its_table_copy_is_a_load_error(tiny_dir, tmp_p
 def test_a_bad_response_table_is_an_error_that_quotes_none_of_it(tmp_path, name, content):
     table = tmp_path / name
     table.write_text(content, encoding="utf-8")
-    with pytest.raises(ChatbotError, match="is not a table of intents and responses") as caught:
+    with pytest.raises(DatasetError, match=rf"{name}:\d+: ") as caught:
         TemplateResponder(TemplateConfig(table=str(table)))
     assert "root" not in str(caught.value).replace(str(tmp_path), "")
 
@@ -457,7 +457,7 @@ def test_a_bad_response_table_is_an_error_that_quotes_none_of_it(tmp_path, name,
 def test_a_stopword_list_that_is_not_utf8_is_a_clear_error(tmp_path):
     words = tmp_path / "stopwords.txt"
     words.write_bytes("진짜\n정말\n".encode("cp949"))
-    with pytest.raises(ChatbotError, match="is not UTF-8 text"):
+    with pytest.raises(ChatbotError, match=r"stopwords.txt:1: not UTF-8 text"):
         StopwordFilter(StopwordConfig(stopwords_file=str(words)))
 
 

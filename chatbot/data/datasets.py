@@ -23,7 +23,7 @@ from chatbot.data.catalog import CATALOG
 from chatbot.data.corpus import Corpus, Example
 from chatbot.data.formats import OOD_LABEL, READERS
 from chatbot.data.readers import ReadReport, read_lines, read_table
-from chatbot.errors import DatasetError
+from chatbot.errors import DatasetError, shown
 from chatbot_corpora import DEMO_DIR
 
 BUNDLED = "demo"
@@ -54,8 +54,8 @@ def check_dataset_name(name: str) -> str:
     """
     problem = _name_problem(name)
     if problem:
-        shown = repr(name) if len(name) <= 80 else repr(name[:77]) + "..."
-        raise DatasetError(f"invalid dataset name {shown}: {problem}", hint=_NAME_HINT)
+        raise DatasetError(f"invalid dataset name {shown(name, 80)}: {problem}",
+                           hint=_NAME_HINT)
     return name
 
 

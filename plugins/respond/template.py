@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from chatbot.data.readers import read_table
-from chatbot.errors import ChatbotError, DatasetError
+from chatbot.errors import ChatbotError
 from chatbot.message import Message
 from chatbot.training.safe_load import SavedState
 from chatbot_corpora import DEMO_DIR
@@ -106,21 +106,16 @@ class TemplateResponder(Responder):
 def read_responses(path: Path) -> dict[str, list[str]]:
     """intent -> its answers, from a table with the columns intent and response.
 
-    Errors name the file but quote none of it: a config may point at any file.
+    Raises:
+        DatasetError: the file is not such a table; like every reader's error, it names the file
+            and line and quotes none of the file (a config may point at any file).
     """
-    hint = ("give respond.template.table a UTF-8 TSV or CSV file whose first line names the "
-            "columns intent, response")
     if not path.is_file():
-        raise ChatbotError(f"response table {path} not found", hint=hint)
+        raise ChatbotError(f"response table {path} not found",
+                           hint="give respond.template.table a UTF-8 TSV or CSV file whose "
+                           "first line names the columns intent, response")
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
     table: dict[str, list[str]] = {}
-    try:
-        for _, row in read_table(path, ("intent", "response"), delimiter):
-            table.setdefault(row["intent"], []).append(row["response"])
-    except DatasetError:
-        raise ChatbotError(
-            f"response table {path} is not a table of intents and responses (not UTF-8 text, "
-            "no header naming the columns intent and response, or a row with missing values)",
-            hint=hint,
-        ) from None
+    for _, row in read_table(path, ("intent", "response"), delimiter):
+        table.setdefault(row["intent"], []).append(row["response"])
     return table

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from chatbot.errors import ChatbotError
+from chatbot.data.readers import text_lines
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
 from chatbot.training.safe_load import SavedState
@@ -25,15 +25,9 @@ def read_stopwords(path: Path) -> set[str]:
     """Words of a stopword file: one per line, ``#`` starts a comment.
 
     Raises:
-        ChatbotError: the file is not UTF-8 text (the error quotes none of it).
+        DatasetError: the file is not UTF-8 text; it names the line and quotes none of it.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ChatbotError(f"the stopword list {path} is not UTF-8 text (byte {error.start})",
-                           hint="give stopwords.pos.stopwords_file a UTF-8 text file, one "
-                           "word a line") from None
-    return parse_stopwords(text)
+    return parse_stopwords("".join(line for _, line in text_lines(path)))
 
 
 def parse_stopwords(text: str) -> set[str]:
