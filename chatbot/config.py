@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot.contract import Contract, known_names
 from chatbot.errors import SHOWN_CHARS, ChatbotError, ConfigError, UnknownPluginError, shown
 from chatbot.plugin import Plugin, PluginConfig
 from chatbot.registry import Registry, default_registry
@@ -200,6 +201,7 @@ class _Validator:
             return []
         steps: list[Step] = []
         available = {"text"}
+        earlier: list[type[Plugin]] = []
         unknown_step_seen = False  # after one, "requires" errors would only be noise
         environment_checked: set[str] = set()
         for index, raw in enumerate(raw_steps):
@@ -215,14 +217,13 @@ class _Validator:
                 unknown_step_seen = True
                 continue
             config = self.validate_settings(plugin, settings, path)
-            missing = [name for name in plugin.requires if name not in available]
-            if missing and not unknown_step_seen:
-                self.problem(
-                    (*path, "plugin"),
-                    f"{plugin.name} requires {', '.join(missing)}, which no earlier step assigns; "
-                    f"add a step that assigns it before this one",
-                )
-            available.update(plugin.assigns)
+            contract = (plugin.contract(config) if config is not None
+                        else Contract(requires=plugin.requires, assigns=plugin.assigns))
+            self.check_names(plugin, contract, path)
+            if not unknown_step_seen:
+                self.check_requirements(plugin, contract, available, earlier, settings, path)
+            available.update(contract.assigns)
+            earlier.append(plugin)
             if plugin.name not in environment_checked:
                 environment_checked.add(plugin.name)
                 for error in plugin.check_environment():
@@ -230,6 +231,45 @@ class _Validator:
             if config is not None:
                 steps.append(Step(plugin, config))
         return steps
+
+    def check_names(self, plugin: type[Plugin], contract: Contract, path: Location) -> None:
+        """A plugin may only read and write Message fields and declared extras."""
+        unknown = sorted(set(contract.requires + contract.assigns)
+                         - known_names(plugin.extras))
+        if unknown:
+            self.problem((*path, "plugin"), f"{plugin.name} declares {', '.join(unknown)}, "
+                         "which are neither Message fields nor declared extras; the plugin "
+                         "must declare its own extras' payload types (Plugin.extras)")
+
+    def writers(self, name: str) -> str:
+        """" (a, b assign it)": the installed plugins that can write ``name``; on errors only,
+        since it imports every plugin."""
+        self.registry.load_all()
+        writers = sorted(n for n, cls in self.registry.plugins.items() if name in cls.assigns)
+        return f" ({', '.join(writers)} {'assigns' if len(writers) == 1 else 'assign'} it)" \
+            if writers else ""
+
+    def check_requirements(self, plugin: type[Plugin], contract: Contract, available: set[str],
+                           earlier: list[type[Plugin]], settings: dict[str, Any],
+                           path: Location) -> None:
+        """What the step reads is written by an earlier step; what it needs, one has."""
+        for name in contract.requires:
+            if name in available:
+                continue
+            reason = contract.because.get(name)
+            setting = reason.partition(":")[0] if reason else None
+            where = (*path, setting) if setting in settings else (*path, "plugin")
+            why = f" (because of {reason})" if reason else ""
+            self.problem(where, f"{plugin.name} requires {name}{why}, which no earlier step "
+                         f"assigns; add a step that assigns it before this one{self.writers(name)}"
+                         + (f", or change {setting}" if setting else ""))
+        for need in contract.needs:
+            if not any(issubclass(cls, need.capability) for cls in earlier):
+                setting = need.because.partition(":")[0]
+                where = (*path, setting) if setting in settings else (*path, "plugin")
+                self.problem(where, f"{plugin.name} needs an earlier step that has "
+                             f"{need.capability.__name__} (because of {need.because}), and "
+                             "none does; add one before this step, or change " + setting)
 
     def validate_settings(
         self, plugin: type[Plugin], settings: dict[str, Any], path: Location

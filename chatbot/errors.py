@@ -59,6 +59,16 @@ class UnknownPluginError(ChatbotError):
         self.known = known
 
 
+class PluginLoadError(ChatbotError):
+    """A plugin is installed but its module failed to import."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"plugin {name!r} failed to load: {reason}",
+                         hint="reinstall the package that provides it; `chatbot plugins` "
+                         "lists every plugin that fails to load")
+        self.name = name
+
+
 class MissingPackageError(ChatbotError):
     """An optional package that a plugin needs is not installed."""
 

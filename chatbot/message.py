@@ -2,12 +2,12 @@
 
 A Message starts with the user's text; every plugin fills in the fields it ``assigns``. What a
 message holds at the end is the trace of the run: the UI, the CLI and evaluation all read it, and
-:meth:`Message.to_dict` is its stable JSON form (see DESIGN.md, "The trace as JSON").
+:meth:`Message.to_dict` is its stable JSON form (docs/architecture.md, "One message").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 # Fields a plugin may name in ``requires`` / ``assigns``.
@@ -67,7 +67,8 @@ class Prediction:
 class Message:
     """A user message and everything the pipeline learns about it.
 
-    ``extras`` holds keys that plugins add of their own (they appear in the JSON trace);
+    ``extras`` holds the data plugins pass on besides these fields, each key with a declared
+    payload type (``chatbot.contract``; they appear in the JSON trace);
     ``notes`` holds a short human-readable line per plugin (why a responder declined, which
     backend ran); ``timings_ms`` the time each plugin spent on this message.
     """
@@ -131,5 +132,6 @@ class Message:
             out["notes"] = dict(self.notes)
         out["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings_ms.items()}
         for key, value in self.extras.items():
-            out.setdefault(key, value)
+            is_payload = is_dataclass(value) and not isinstance(value, type)
+            out.setdefault(key, asdict(value) if is_payload else value)
         return out

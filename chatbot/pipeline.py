@@ -14,7 +14,8 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -24,14 +25,13 @@ import yaml
 
 from chatbot import __version__
 from chatbot.config import PipelineSpec, Step, parse_config, read_config_text
+from chatbot.contract import Contract
 from chatbot.data.corpus import Corpus
 from chatbot.errors import ChatbotError, InputError, ModelLoadError, shown
 from chatbot.message import Message
 from chatbot.plugin import Plugin, TrainContext
 from chatbot.registry import Registry
-from chatbot.text_input import prepare_text
-from chatbot.training.loop import seed_everything
-from chatbot.training.threads import apply_thread_policy
+from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ RECORDED_PACKAGES = (
     "torch", "kss", "kiwipiepy", "python-mecab-ko", "konlpy", "soynlp", "soyspacing",
     "sentencepiece", "pydantic",
 )
+
+
+@dataclass
+class Failure:
+    """An input that could not be processed, and why (said so that a user can act on it)."""
+
+    error: str
 
 
 class Pipeline:
@@ -61,6 +68,17 @@ class Pipeline:
     def names(self) -> list[str]:
         return [plugin.name for plugin in self.plugins]
 
+    @property
+    def contracts(self) -> list[Contract]:
+        """What each step reads and writes, with its settings."""
+        return [step.plugin.contract(step.config) for step in self.spec.steps]
+
+    def writers_of(self, name: str) -> list[str]:
+        """The steps that write ``name`` (a Message field or ``extras.KEY``), in order."""
+        return [step.plugin.name for step, contract in zip(self.spec.steps, self.contracts,
+                                                            strict=True)
+                if name in contract.assigns]
+
     # -- running -----------------------------------------------------------------------------
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -70,8 +88,10 @@ class Pipeline:
     def warm_up(self) -> None:
         """Process a short message twice so that models load now, not in a user's first turn.
 
-        Twice, because Kiwi keeps the interpreter busy for about 25 ms after the first call of
-        each of its functions returns (lazy loading), which would land in the next message.
+        For long-lived processes (serve, chat); a one-shot command loses nothing by loading on
+        its first message. Twice, because Kiwi keeps the interpreter busy for about 25 ms
+        after the first call of each of its functions returns (lazy loading), which would land
+        in the next message.
         """
         for _ in range(2):
             self.process([Message("안녕하세요ㅋㅋㅋㅋ 반가워요!! 😊 ok 3시에 봐요")])
@@ -91,6 +111,42 @@ class Pipeline:
                 raise InputError(f"text {index} of {len(texts)}: {error.message}",
                                  hint=error.hint) from None
         return self.process(batch)
+
+    def process_each(self, texts: Sequence[str | bytes],
+                     max_chars: int = MAX_MESSAGE_CHARS) -> list[Message | Failure]:
+        """Process texts as one batch without letting one bad text sink the others.
+
+        The one policy for every front end (``chatbot process``, the server, ``chatbot eval``):
+        a text that cannot be read (not UTF-8, empty, too long, binary; see
+        :func:`prepare_text`) becomes a :class:`Failure` at once. When a plugin raises on the
+        batch, every text is processed again alone, from a fresh message (a half-processed
+        one may hold a failed plugin's partial output), so only the texts that fail alone
+        fail. Results come in the order of ``texts``.
+        """
+        results: list[Message | Failure] = []
+        for text in texts:
+            try:
+                decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+                results.append(Message(prepare_text(decoded, max_chars)))
+            except UnicodeDecodeError:
+                results.append(Failure("not valid UTF-8 text"))
+            except InputError as error:
+                results.append(Failure(error.message))
+        ready = [index for index, result in enumerate(results) if isinstance(result, Message)]
+        try:
+            self.process([results[index] for index in ready])
+        except Exception as error:  # noqa: BLE001 - retried alone, so one bad text fails alone
+            if len(ready) == 1:
+                results[ready[0]] = _failure(error)
+                return results
+            logger.warning("a batch of %d failed; processing its texts one at a time",
+                           len(ready))
+            for index in ready:
+                try:
+                    results[index] = self.process([Message(results[index].text)])[0]
+                except Exception as alone:  # noqa: BLE001 - this text's failure
+                    results[index] = _failure(alone)
+        return results
 
     @staticmethod
     def _run(plugins: list[Plugin], messages: list[Message]) -> list[Message]:
@@ -121,6 +177,9 @@ class Pipeline:
             resume: continue from the checkpoints in ``workdir``.
             progress: show progress bars.
         """
+        from chatbot.training.loop import seed_everything
+        from chatbot.training.threads import apply_thread_policy
+
         training = self.spec.training
         apply_thread_policy(training.threads)
         for index, plugin in enumerate(self.plugins):
@@ -203,8 +262,15 @@ class Pipeline:
             _load_step(directory, index, step, entry)
             for index, (step, entry) in enumerate(zip(spec.steps, saved_steps, strict=True))
         ]
+        from chatbot.training.threads import apply_thread_policy
+
         apply_thread_policy(spec.training.threads)  # answering shares the cores like training
         return cls(spec, plugins)
+
+
+def _failure(error: Exception) -> Failure:
+    logger.error("the pipeline failed on a message", exc_info=error)
+    return Failure(f"{type(error).__name__}: {error}")
 
 
 def _package_versions() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The plugin contract: everything a pipeline stage must be, in one short file.
 
-A plugin declares its name, a pydantic settings schema with defaults, the Message fields it reads
-(``requires``) and writes (``assigns``), and the optional packages it imports. It processes a
-batch of messages at a time. Trainable plugins override ``fit``, ``save`` and ``load``; saved
+A plugin declares its name, a pydantic settings schema with defaults, what it reads
+(``requires``) and writes (``assigns``): Message fields and typed extras (see
+:mod:`chatbot.contract`; :meth:`Plugin.contract` may make them depend on the settings), and the
+optional packages it imports. It processes a batch of messages at a time. Trainable plugins override ``fit``, ``save`` and ``load``; saved
 state is safe to load (JSON, safetensors or the library's own format; never pickle).
 """
 
@@ -12,10 +13,11 @@ import importlib.util
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from chatbot.contract import Contract
 from chatbot.errors import ChatbotError, MissingPackageError
 from chatbot.message import Message
 
@@ -75,8 +77,11 @@ class Plugin:
     name: ClassVar[str]  # "tokenize.kiwi": stable; bump ``version`` when behaviour changes
     version: ClassVar[int] = 1
     Config: ClassVar[type[PluginConfig]] = PluginConfig
+    # What it reads and writes with its default settings: Message fields, or "extras.KEY".
     requires: ClassVar[tuple[str, ...]] = ("text",)
     assigns: ClassVar[tuple[str, ...]] = ()
+    # Extras keys of its own (not in chatbot.contract.EXTRAS) and their payload types.
+    extras: ClassVar[dict[str, Any]] = {}
     packages: ClassVar[tuple[Package, ...]] = ()
     trainable: ClassVar[bool] = False
 
@@ -85,8 +90,17 @@ class Plugin:
 
     @classmethod
     def summary(cls) -> str:
-        """The first line of the class docstring: what the plugin does."""
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        """The first sentence of the class docstring (which may wrap): what the plugin does."""
+        paragraph = (cls.__doc__ or "").strip().split("\n\n")[0]
+        text = " ".join(line.strip() for line in paragraph.splitlines())
+        end = text.find(". ")
+        return text if end < 0 else text[: end + 1]
+
+    @classmethod
+    def contract(cls, config: PluginConfig) -> Contract:
+        """What the plugin reads and writes with these settings (override when a setting
+        changes it); ``chatbot validate`` checks the pipeline against it."""
+        return Contract(requires=cls.requires, assigns=cls.assigns)
 
     @classmethod
     def check_environment(cls) -> list[ChatbotError]:

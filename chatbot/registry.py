@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from chatbot.errors import UnknownPluginError
+from chatbot.errors import PluginLoadError, UnknownPluginError
 from chatbot.plugin import Plugin
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "chatbot.plugins"
 
-# Built-in plugins: name -> "module:Class". Modules import their heavy libraries lazily.
+# Built-in plugins: name -> "module:Class", imported when a config names them.
 BUILTINS: dict[str, str] = {
     "normalize.soynlp": "chatbot_plugins.normalize.soynlp:SoynlpNormalizer",
     "split.kss": "chatbot_plugins.split.kss:KssSplitter",
@@ -51,23 +51,58 @@ BUILTINS: dict[str, str] = {
 
 @dataclass
 class Registry:
-    """Plugin classes by name, and the entry points that failed to load."""
+    """Plugin classes by name, imported on first use, and the ones that failed to load.
+
+    Finding the plugins imports nothing: a command pays only for the plugins it uses (a
+    config of text plugins never imports torch). :meth:`load_all` imports every one, for
+    ``chatbot plugins``.
+    """
 
     plugins: dict[str, type[Plugin]] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    # Found but not imported yet: name -> ("module:Class", origin).
+    targets: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def get(self, name: str) -> type[Plugin]:
         """The plugin class called ``name``; an error listing the known ones otherwise."""
-        try:
+        if name in self.targets:
+            self._load(name)
+        if name in self.plugins:
             return self.plugins[name]
-        except KeyError:
-            known = sorted(self.plugins)
-            closest = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-            raise UnknownPluginError(name, known, closest) from None
+        if name in self.failures:
+            raise PluginLoadError(name, self.failures[name])
+        known = self.names()
+        closest = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        raise UnknownPluginError(name, known, closest)
 
     def names(self) -> list[str]:
-        return sorted(self.plugins)
+        """Every plugin found (loaded or not), except the ones that failed to load."""
+        return sorted(set(self.plugins) | set(self.targets))
+
+    def load_all(self) -> Registry:
+        """Import every plugin found, recording the ones that fail; returns the registry."""
+        for name in list(self.targets):
+            self._load(name)
+        return self
+
+    def _load(self, name: str) -> None:
+        target, origin = self.targets.pop(name)
+        try:
+            cls = _import_class(target)
+        except Exception as error:  # one broken plugin must not break the others
+            logger.warning("plugin %s (%s) failed to load: %s", name, target, error)
+            self.failures[name] = f"{target} ({origin}): {type(error).__name__}: {error}"
+            return
+        if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+            self.failures[name] = f"{origin}: {cls!r} is not a subclass of chatbot.plugin.Plugin"
+        elif getattr(cls, "name", None) != name:
+            self.failures[name] = (
+                f"{origin}: the entry point is named {name!r} but the class says {cls.name!r}"
+            )
+        else:
+            self.plugins[name] = cls
+            self.origins[name] = origin
 
 
 def _import_class(target: str) -> type[Plugin]:
@@ -75,43 +110,23 @@ def _import_class(target: str) -> type[Plugin]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def _add(registry: Registry, name: str, cls: object, origin: str) -> None:
-    if not (isinstance(cls, type) and issubclass(cls, Plugin)):
-        registry.failures[name] = f"{origin}: {cls!r} is not a subclass of chatbot.plugin.Plugin"
-        return
-    if getattr(cls, "name", None) != name:
-        registry.failures[name] = (
-            f"{origin}: the entry point is named {name!r} but the class says {cls.name!r}"
-        )
-        return
-    if name in registry.plugins:
-        registry.failures[name] = f"{origin}: {name!r} is already provided by " + (
-            registry.origins[name]
-        )
-        return
-    registry.plugins[name] = cls
-    registry.origins[name] = origin
-
-
 def build_registry() -> Registry:
-    """Import every built-in plugin and every installed third-party plugin."""
+    """Find every built-in plugin and every installed third-party plugin (importing none)."""
     registry = Registry()
     candidates = [(name, target, "built-in") for name, target in BUILTINS.items()]
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         package = entry_point.dist.name if entry_point.dist else "?"
         candidates.append((entry_point.name, entry_point.value, f"package {package}"))
     for name, target, origin in candidates:
-        try:
-            cls = _import_class(target)
-        except Exception as error:  # one broken plugin must not break the others
-            logger.warning("plugin %s (%s) failed to load: %s", name, target, error)
-            registry.failures[name] = f"{target} ({origin}): {type(error).__name__}: {error}"
+        if name in registry.targets:
+            registry.failures[name] = (f"{origin}: {name!r} is already provided by "
+                                       f"{registry.targets[name][1]}")
             continue
-        _add(registry, name, cls, origin)
+        registry.targets[name] = (target, origin)
     return registry
 
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
-    """The process-wide registry, built once on first use."""
+    """The process-wide registry, found once on first use."""
     return build_registry()

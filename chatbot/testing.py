@@ -11,12 +11,14 @@ Example (a plugin package's ``tests/test_contract.py``)::
 :func:`check_plugin` builds the plugin from its defaults (or the settings given), trains it on
 a small corpus when it is trainable, and checks what every pipeline relies on:
 
-- the class declares a dotted name, a summary, ``requires``/``assigns`` that are Message
-  fields, and settings whose defaults are valid and described;
+- the class declares a dotted name, a summary, ``requires``/``assigns`` (its
+  :meth:`~chatbot.plugin.Plugin.contract` with these settings) that are Message fields or
+  declared extras, and settings whose defaults are valid and described;
 - batch in equals batch out: the same messages, in the same order, as many as went in;
 - the fields in ``assigns`` are really written (each on at least one message; ``reply``
-  only where the plugin chooses to answer, so it is exempt as long as the plugin writes
-  something), and no other Message field is touched;
+  and extras only where the plugin chooses to, so they are exempt as long as the plugin
+  writes something), and no other Message field or extras key is touched;
+- every extras payload it writes has its declared type (``chatbot.contract``);
 - a message processed alone gets the same result as in a batch;
 - messy Korean chat (no spaces, emoji, jamo, Latin, blanks) goes through without an error;
 - a trained plugin saved and loaded again answers the same.
@@ -33,6 +35,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from chatbot.contract import EXTRAS_PREFIX, Contract, extra_key, known_names, payload_type
 from chatbot.data.corpus import Corpus
 from chatbot.message import MESSAGE_FIELDS, Message
 from chatbot.plugin import Plugin, PluginConfig, TrainContext
@@ -51,11 +56,13 @@ MESSY_KOREAN = (
     "점심 뭐 먹지? 김치찌개 vs 된장찌개",
     "안녕하세요",
 )
-# Written only where a plugin chooses to (a responder declines what it cannot answer).
+# Written only where a plugin chooses to (a responder declines what it cannot answer); so are
+# extras (a trace only where there is something to show).
 _CONDITIONAL = ("reply",)
 # Fields that go with a declared one: whoever writes the reply says who and how sure.
 _IMPLIED = {"reply": ("responder", "reply_confidence")}
-# Fields whose contents depend on timing or are free-form notes, not results.
+# Fields whose contents depend on timing or are free-form notes, not results; extras are
+# compared key by key (``extras.KEY``).
 _NOT_RESULTS = ("timings_ms", "notes", "extras")
 
 
@@ -81,6 +88,8 @@ def check_plugin(plugin_class: type[Plugin], settings: dict[str, Any] | None = N
     """
     _check_declaration(plugin_class)
     config = _settings(plugin_class, settings)
+    contract = plugin_class.contract(config)
+    _check_names(plugin_class, contract, "with these settings")
     plugin = plugin_class(config)
     if plugin_class.trainable:
         plugin.fit(corpus or _default_corpus(), TrainContext(
@@ -90,11 +99,11 @@ def check_plugin(plugin_class: type[Plugin], settings: dict[str, Any] | None = N
     before = [_snapshot(m) for m in batch]
     result = plugin.process(batch)
     _check_batch_out(plugin, batch, result)
-    _check_fields(plugin, before, result)
+    _check_fields(plugin, contract, before, result)
     alone = [plugin.process(_run(upstream, [Message(text)]))[0] for text in texts]
-    _check_same(plugin, result, alone, "processed alone", "in a batch")
+    _check_same(plugin, contract, result, alone, "processed alone", "in a batch")
     if plugin_class.trainable:
-        _check_round_trip(plugin, config, upstream, texts, result)
+        _check_round_trip(plugin, contract, config, upstream, texts, result)
     return plugin
 
 
@@ -105,11 +114,7 @@ def _check_declaration(cls: type[Plugin]) -> None:
     if not cls.summary():
         _fail(cls, "the class needs a docstring: its first line is the summary shown in "
                    "`chatbot plugins`")
-    for attribute in ("requires", "assigns"):
-        unknown = set(getattr(cls, attribute)) - set(MESSAGE_FIELDS)
-        if unknown:
-            _fail(cls, f"{attribute} names {sorted(unknown)}, which are not Message fields "
-                       f"({', '.join(MESSAGE_FIELDS)}); keep your own data in message.extras")
+    _check_names(cls, Contract(requires=cls.requires, assigns=cls.assigns), "")
     if not cls.assigns:
         _fail(cls, "assigns is empty: declare the Message fields the plugin writes")
     if not issubclass(cls.Config, PluginConfig):
@@ -118,6 +123,17 @@ def _check_declaration(cls: type[Plugin]) -> None:
     if undescribed:
         _fail(cls, f"settings {undescribed} need a description (Field(..., description=...)): "
                    "`chatbot plugins` shows it")
+
+
+def _check_names(cls: type[Plugin], contract: Contract, how: str) -> None:
+    known = known_names(cls.extras)
+    for attribute in ("requires", "assigns"):
+        unknown = set(getattr(contract, attribute)) - known
+        if unknown:
+            _fail(cls, f"{attribute}{' ' + how if how else ''} names {sorted(unknown)}, which "
+                       f"are neither Message fields ({', '.join(MESSAGE_FIELDS)}) nor declared "
+                       f"extras; declare your own in the class attribute extras = "
+                       f"{{'KEY': payload type}} and name them '{EXTRAS_PREFIX}KEY'")
 
 
 def _settings(cls: type[Plugin], settings: dict[str, Any] | None) -> PluginConfig:
@@ -142,8 +158,11 @@ def _run(plugins: Sequence[Plugin], messages: list[Message]) -> list[Message]:
 
 
 def _snapshot(message: Message) -> dict[str, Any]:
-    return {f.name: repr(getattr(message, f.name)) for f in fields(message)
-            if f.name not in _NOT_RESULTS}
+    """Every result of a message by contract name: its fields and ``extras.KEY``s."""
+    snapshot = {f.name: repr(getattr(message, f.name)) for f in fields(message)
+                if f.name not in _NOT_RESULTS}
+    snapshot.update({EXTRAS_PREFIX + key: repr(value) for key, value in message.extras.items()})
+    return snapshot
 
 
 def _check_batch_out(plugin: Plugin, batch: list[Message], result: Any) -> None:
@@ -155,27 +174,48 @@ def _check_batch_out(plugin: Plugin, batch: list[Message], result: Any) -> None:
                       "(fill their fields; do not build new messages or reorder them)")
 
 
-def _check_fields(plugin: Plugin, before: list[dict], result: list[Message]) -> None:
+def _check_fields(plugin: Plugin, contract: Contract, before: list[dict],
+                  result: list[Message]) -> None:
     after = [_snapshot(m) for m in result]
-    written = {name for name in plugin.assigns
-               if any(b[name] != a[name] for b, a in zip(before, after, strict=True))}
-    for name in plugin.assigns:
-        if name not in written and (name not in _CONDITIONAL or not written):
+    written = {name for name in contract.assigns
+               if any(b.get(name) != a.get(name) for b, a in zip(before, after, strict=True))}
+    for name in contract.assigns:
+        conditional = name in _CONDITIONAL or extra_key(name) is not None
+        if name not in written and (not conditional or not written):
             _fail(plugin, f"assigns {name!r} but wrote it on none of {len(result)} messages")
-    declared = set(plugin.assigns).union(*(_IMPLIED.get(n, ()) for n in plugin.assigns))
+    declared = set(contract.assigns).union(*(_IMPLIED.get(n, ()) for n in contract.assigns))
     for b, a in zip(before, after, strict=True):
-        touched = [k for k in a if a[k] != b[k] and k not in declared]
+        touched = [k for k in {*a, *b} if a.get(k) != b.get(k) and k not in declared]
         if touched:
-            _fail(plugin, f"changed {touched}, which it does not declare in assigns")
+            _fail(plugin, f"changed {sorted(touched)}, which it does not declare in assigns")
+    for message in result:
+        for name in written:
+            key = extra_key(name)
+            if key is not None and key in message.extras:
+                _check_payload(plugin, key, message.extras[key])
 
 
-def _check_same(plugin: Plugin, first: list[Message], second: list[Message], how_first: str,
-                how_second: str) -> None:
+def _check_payload(plugin: Plugin, key: str, value: Any) -> None:
+    expected = payload_type(key, plugin.extras)
+    try:
+        TypeAdapter(expected).validate_python(value, strict=True)
+    except ValidationError as error:
+        _fail(plugin, f"extras[{key!r}] is {type(value).__name__}, not the declared "
+                      f"{getattr(expected, '__name__', expected)}: {error.errors()[0]['msg']}")
+
+
+def _check_same(plugin: Plugin, contract: Contract, first: list[Message],
+                second: list[Message], how_first: str, how_second: str) -> None:
     for one, other in zip(first, second, strict=True):
-        for name in plugin.assigns:
-            if not _close(getattr(one, name), getattr(other, name)):
+        for name in contract.assigns:
+            if not _close(_value(one, name), _value(other, name)):
                 _fail(plugin, f"{name!r} of {one.text!r} differs {how_first} and "
-                              f"{how_second}: {getattr(other, name)!r} vs {getattr(one, name)!r}")
+                              f"{how_second}: {_value(other, name)!r} vs {_value(one, name)!r}")
+
+
+def _value(message: Message, name: str) -> Any:
+    key = extra_key(name)
+    return getattr(message, name) if key is None else message.extras.get(key)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -189,13 +229,14 @@ def _close(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _check_round_trip(plugin: Plugin, config: PluginConfig, upstream: Sequence[Plugin],
-                      texts: Sequence[str], result: list[Message]) -> None:
+def _check_round_trip(plugin: Plugin, contract: Contract, config: PluginConfig,
+                      upstream: Sequence[Plugin], texts: Sequence[str],
+                      result: list[Message]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         plugin.save(Path(folder))
         loaded = type(plugin).load(Path(folder), config)
     again = loaded.process(_run(upstream, [Message(text) for text in texts]))
-    _check_same(plugin, result, again, "after save and load", "before")
+    _check_same(plugin, contract, result, again, "after save and load", "before")
 
 
 def _fail(plugin: type[Plugin] | Plugin, problem: str) -> None:

@@ -9,10 +9,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-from chatbot.config import parse_config
+from chatbot.config import PipelineSpec, Step, parse_config
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
+from chatbot.message import Message
 from chatbot.pipeline import Pipeline
+from chatbot.plugin import Plugin, PluginConfig
 from chatbot.testing import MESSY_KOREAN
 
 # One torch thread, always: trained models then do not depend on how busy the machine is
@@ -109,3 +111,25 @@ def default_pipeline() -> Pipeline:
 def build(yaml_text: str) -> Pipeline:
     """A pipeline from config text."""
     return Pipeline.from_config(parse_config(yaml_text))
+
+
+class _FailsOn(Plugin):
+    """Answers "ok", but raises on one text: a stand-in for a plugin with a bug."""
+
+    name = "test.fails_on"
+    assigns = ("reply",)
+    bad = "bad"
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            if message.text == self.bad:
+                raise RuntimeError("boom")
+            message.reply = "ok"
+        return messages
+
+
+def fails_on(bad: str) -> Pipeline:
+    """A pipeline whose one plugin raises RuntimeError("boom") on the text ``bad``; it writes
+    the replies of a batch's messages before it reaches the bad one."""
+    plugin = type("FailsOn", (_FailsOn,), {"bad": bad})
+    return Pipeline(PipelineSpec(steps=[Step(plugin, PluginConfig())]))

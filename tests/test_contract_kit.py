@@ -7,16 +7,55 @@ from pydantic import Field
 
 from chatbot.message import Message
 from chatbot.plugin import Plugin, PluginConfig
-from chatbot.registry import default_registry
+from chatbot.registry import BUILTINS, default_registry
 from chatbot.testing import PluginContractError, check_plugin
 
-TEXT_PLUGINS = ["normalize.soynlp", "split.kss", "split.kiwi", "spacing.kiwi",
-                "tokenize.kiwi", "tokenize.mecab"]
+# Every built-in: (its settings, sized to train in seconds; the steps it runs after). Each
+# step before it is built from its defaults and, when trainable, trained by the kit first.
+SMALL_NET = {"epochs": 1, "embed_dim": 16, "hidden": 16}
+BUILT_INS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
+    "normalize.soynlp": ({}, []),
+    "split.kss": ({}, []),
+    "split.kiwi": ({}, []),
+    "spacing.kiwi": ({}, []),
+    "spacing.soyspacing": ({}, []),
+    "spacing.bigru": ({**SMALL_NET, "max_vocab": 500}, []),
+    "tokenize.kiwi": ({}, []),
+    "tokenize.mecab": ({}, []),
+    "tokenize.konlpy": ({}, []),
+    "tokenize.soynlp": ({}, []),
+    "tokenize.sentencepiece": ({"vocab_size": 1500}, []),
+    "stopwords.pos": ({}, [("tokenize.kiwi", {})]),
+    "embed.word2vec": ({"epochs": 1, "dim": 16}, [("tokenize.kiwi", {})]),
+    "classify.intent": ({**SMALL_NET, "ngram_buckets": 2000}, []),
+    "classify.spam": ({**SMALL_NET, "ngram_buckets": 2000}, []),
+    # Answers the greetings of the kit's texts, even from a barely trained classifier.
+    "respond.template": ({"threshold": 0.0}, [("classify.intent", {
+        **SMALL_NET, "ngram_buckets": 2000, "ood_threshold": 0.0})]),
+    "respond.retrieval": ({}, []),
+    "respond.seq2seq": ({**SMALL_NET, "vocab_size": 1000, "threshold": 0.0, "rerank": True},
+                        [("respond.retrieval", {"threshold": 1.0})]),
+    "fallback.lm": ({**SMALL_NET, "vocab_size": 1000, "layers": 1}, []),
+}
 
 
-@pytest.mark.parametrize("name", TEXT_PLUGINS)
-def test_the_untrained_built_ins_keep_the_contract(name):
-    check_plugin(default_registry().get(name))
+def test_the_table_covers_every_built_in():
+    assert set(BUILT_INS) == set(BUILTINS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BUILT_INS))
+def test_every_built_in_keeps_the_contract(name, demo_corpus):
+    from chatbot.data.corpus import Corpus
+
+    registry = default_registry()
+    corpus = Corpus(examples=demo_corpus.examples[::6], sentences=demo_corpus.sentences[::6],
+                    name="demo-sixth")
+    settings, before = BUILT_INS[name]
+    upstream = []
+    for step_name, step_settings in before:
+        upstream.append(check_plugin(registry.get(step_name), step_settings, corpus, upstream))
+    check_plugin(registry.get(name), settings, corpus, upstream)
 
 
 def test_plugins_that_read_earlier_fields_are_checked_after_their_upstream():
@@ -80,9 +119,38 @@ class _Silent(_Shout):
         return messages
 
 
+class _UndeclaredExtra(_Shout):
+    """Passes data on in an extras key it does not declare."""
+
+    def process(self, messages):
+        for message in super().process(messages):
+            message.extras["shouted"] = True
+        return messages
+
+
+class _WrongPayload(_Shout):
+    """Declares extras.attention but writes a plain dict there."""
+
+    assigns = ("normalized", "extras.attention")
+
+    def process(self, messages):
+        for message in super().process(messages):
+            message.extras["attention"] = {"source": [], "reply": [], "weights": []}
+        return messages
+
+
+class _UnknownExtra(_Shout):
+    """Names an extras key that nobody declares."""
+
+    assigns = ("normalized", "extras.mystery")
+
+
 @pytest.mark.parametrize("plugin, problem", [
     (_NewMessages, "same Message objects"),
     (_Undeclared, r"changed \['spaced'\]"),
+    (_UndeclaredExtra, r"changed \['extras.shouted'\]"),
+    (_WrongPayload, "not the declared AttentionMap"),
+    (_UnknownExtra, "neither Message fields .* nor declared extras"),
     (_BatchDependent, "differs processed alone and in a batch"),
     (_Silent, "assigns 'normalized' but wrote it on none"),
 ])

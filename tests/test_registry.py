@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.errors import UnknownPluginError
-from chatbot.message import MESSAGE_FIELDS
+from chatbot.contract import known_names
+from chatbot.errors import PluginLoadError, UnknownPluginError
 from chatbot.plugin import PluginConfig
 from chatbot.registry import BUILTINS, build_registry, default_registry
 
 
 def test_every_builtin_loads_and_keeps_the_contract():
-    registry = default_registry()
+    registry = default_registry().load_all()
     assert registry.failures == {}
     assert set(BUILTINS) <= set(registry.names())
     for name in BUILTINS:
         cls = registry.get(name)
         assert cls.name == name and cls.summary()
-        assert set(cls.requires) <= set(MESSAGE_FIELDS)
-        assert cls.assigns and set(cls.assigns) <= set(MESSAGE_FIELDS)
+        assert set(cls.requires) <= known_names(cls.extras)
+        assert cls.assigns and set(cls.assigns) <= known_names(cls.extras)
         assert issubclass(cls.Config, PluginConfig)
         cls.Config()  # the defaults are valid
         for setting in cls.Config.model_fields.values():
@@ -87,6 +87,7 @@ from chatbot.registry import build_registry
 registry = build_registry()
 spec = parse_config("pipeline:\\n  - plugin: demo.shout\\n    marks: 3\\n", registry=registry)
 message = Pipeline.from_config(spec).process_texts(["안녕"])[0]
+registry.load_all()
 print(json.dumps({"names": registry.names(), "failures": registry.failures,
                   "normalized": message.normalized}, ensure_ascii=False))
 '''
@@ -138,5 +139,16 @@ def test_cli_lists_a_third_party_plugin_and_its_failure(installed_plugin):
 def test_a_class_that_is_not_a_plugin_is_reported(monkeypatch):
     monkeypatch.setitem(BUILTINS, "test.not_a_plugin", "json:JSONDecoder")
     registry = build_registry()
+    with pytest.raises(PluginLoadError, match="not a subclass"):
+        registry.get("test.not_a_plugin")
     assert "not a subclass" in registry.failures["test.not_a_plugin"]
     assert "test.not_a_plugin" not in registry.names()
+
+
+def test_finding_plugins_imports_none_of_them(monkeypatch):
+    monkeypatch.setitem(BUILTINS, "test.broken", "chatbot_no_such_module:Plugin")
+    registry = build_registry()
+    assert "test.broken" in registry.names() and registry.failures == {}
+    registry.get("split.kiwi")  # another plugin loads without touching the broken one
+    assert registry.failures == {}
+    assert "no_such_module" in registry.load_all().failures["test.broken"]

@@ -9,7 +9,7 @@ import torch
 
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus, Example
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, ConfigError
 from chatbot.message import Message, Prediction
 from chatbot.pipeline import Pipeline
 from chatbot.trace import format_trace
@@ -76,7 +76,7 @@ def test_retrieval_returns_the_answer_of_a_training_question(bot, demo_corpus):
     retrieval = plugin(bot, "respond.retrieval")
     example = next(e for e in demo_corpus.examples if e.answer and e.intent == "weather")
     message = bot.process_texts([example.text])[0]
-    assert message.extras["retrieval"]["similarity"] > 0.99
+    assert message.extras["retrieval"].similarity > 0.99
     answers = retrieval.answers[retrieval.questions.index(example.text)]
     assert message.reply in answers or message.responder == "respond.template"
 
@@ -174,25 +174,32 @@ pipeline:
     pipeline.fit(demo_corpus)
     question = next(e.text for e in demo_corpus.examples if e.answer)
     message = pipeline.process_texts([question])[0]
-    assert message.extras["retrieval"]["question"] == question
+    assert message.extras["retrieval"].question == question
     assert message.responder == "respond.retrieval"
     pipeline.save(tmp_path / "hybrid")
     again = Pipeline.load(tmp_path / "hybrid").process_texts([question])[0]
     assert again.reply == message.reply
 
 
-@pytest.mark.parametrize(("setting", "error", "hint"), [
-    ("method: vector", "needs sentence vectors", "method=ngram"),
-    ("intent_weight: 0.2", "needs predicted intents", "classify.intent"),
+@pytest.mark.parametrize(("step", "error"), [
+    ("respond.retrieval\n    method: hybrid",
+     "<config>:5: pipeline[2].method: respond.retrieval requires vector (because of method: "
+     "hybrid), which no earlier step assigns; add a step that assigns it before this one "
+     "(embed.word2vec assigns it), or change method"),
+    ("respond.retrieval\n    intent_weight: 0.2",
+     "<config>:5: pipeline[2].intent_weight: respond.retrieval requires intent (because of "
+     "intent_weight: 0.2)"),
+    ("respond.seq2seq\n    rerank: true",
+     "<config>:5: pipeline[2].rerank: respond.seq2seq requires extras.retrieval (because of "
+     "rerank: true), which no earlier step assigns; add a step that assigns it before this "
+     "one (respond.retrieval assigns it)"),
 ])
-def test_retrieval_without_what_its_settings_need_is_a_clear_error(demo_corpus, setting,
-                                                                    error, hint):
-    text = CHAIN.split("  - plugin: embed.word2vec")[0] + (
-        f"  - plugin: respond.retrieval\n    {setting}\n")
-    pipeline = Pipeline.from_config(parse_config(text))
-    with pytest.raises(ChatbotError, match=error) as caught:
-        pipeline.fit(demo_corpus)
-    assert hint in caught.value.hint
+def test_what_a_responder_s_settings_need_is_checked_before_anything_trains(step, error):
+    text = ("pipeline:\n  - plugin: normalize.soynlp\n  - plugin: tokenize.kiwi\n"
+            f"  - plugin: {step}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(error)
 
 
 def test_retrieval_can_rank_by_the_answer_too(tmp_path):

@@ -13,11 +13,12 @@ from chatbot.cli import main
 from chatbot.data.logstore import LogStore
 from chatbot.fonts import korean_font
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline
+from chatbot.pipeline import Failure, Pipeline
 from chatbot.serving.batcher import Batcher
 from chatbot.serving.service import ChatService, model_version
 from chatbot.serving.terminal import run_terminal_chat
 from chatbot.serving.trace_view import attention_figure, trace_html
+from tests.conftest import fails_on
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_concurrent_messages_are_batched_and_each_gets_its_own_reply(small_bot):
     texts = [f"{n}번째 질문이에요 안녕" for n in range(24)]
     results: dict[int, Message] = {}
     threads = [threading.Thread(target=lambda n=n: results.__setitem__(
-        n, batcher.process(Message(texts[n])))) for n in range(len(texts))]
+        n, batcher.process(texts[n]))) for n in range(len(texts))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -72,29 +73,13 @@ def test_concurrent_messages_are_batched_and_each_gets_its_own_reply(small_bot):
     assert max(m.extras["batch_size"] for m in results.values()) == max(batcher.batch_sizes)
 
 
-class _FailsOn:
-    """A pipeline that fails on one text: its neighbours in a batch must still be answered."""
-
-    def __init__(self, bad: str) -> None:
-        self.bad = bad
-
-    def process(self, messages):
-        if any(m.text == self.bad for m in messages):
-            raise RuntimeError("boom")
-        for message in messages:
-            message.reply = "ok"
-        return messages
-
-
 def test_one_failing_message_does_not_fail_its_batch():
-    batcher = Batcher(_FailsOn("bad"), max_batch=8, max_wait_ms=100)
+    batcher = Batcher(fails_on("bad"), max_batch=8, max_wait_ms=100)
     outcomes: dict[str, str] = {}
 
     def send(text: str) -> None:
-        try:
-            outcomes[text] = batcher.process(Message(text)).reply
-        except RuntimeError as error:
-            outcomes[text] = str(error)
+        result = batcher.process(text)
+        outcomes[text] = result.error if isinstance(result, Failure) else result.reply
 
     threads = [threading.Thread(target=send, args=(t,)) for t in ("a", "bad", "b")]
     for thread in threads:
@@ -102,7 +87,7 @@ def test_one_failing_message_does_not_fail_its_batch():
     for thread in threads:
         thread.join()
     batcher.close()
-    assert outcomes == {"a": "ok", "bad": "boom", "b": "ok"}
+    assert outcomes == {"a": "ok", "bad": "RuntimeError: boom", "b": "ok"}
 
 
 def test_the_trace_panel_escapes_user_text_and_names_the_responder(small_bot):

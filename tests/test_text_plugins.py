@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatbot.errors import ChatbotError
 from chatbot.message import Message, Token
 from chatbot.plugin import PluginConfig, TrainContext
-from chatbot_plugins.normalize.soynlp import NormalizeConfig, SoynlpNormalizer, split_emoticon_jamo
+from chatbot_plugins.normalize.soynlp import (
+    NormalizeConfig,
+    SoynlpNormalizer,
+    collapse_repeats,
+    split_emoticon_jamo,
+)
 from chatbot_plugins.spacing.kiwi import KiwiSpacing, KiwiSpacingConfig
 from chatbot_plugins.spacing.soyspacing import SoySpacing, SoySpacingConfig
 from chatbot_plugins.split.kiwi import KiwiSplitter
@@ -36,6 +43,14 @@ def test_normalizer_repeats_whitespace_control_and_nfc():
     out = plugin.process(messages(*texts))
     # soynlp shortens runs of four or more; three stay.
     assert [m.normalized for m in out] == ["좋네요ㅋㅋ", "와 진짜", "한글", "아니요ㅋㅋㅋ"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="ㅋㅎㅠ하가a1 !\t\n.", max_size=40), keep=st.integers(1, 5))
+def test_repeats_are_shortened_exactly_as_soynlp_does(text, keep):
+    from soynlp.normalizer import repeat_normalize
+
+    assert collapse_repeats(text, keep) == repeat_normalize(text, num_repeats=keep)
 
 
 def test_emoticon_split_keeps_the_syllable_before_a_jamo_run():

@@ -15,7 +15,7 @@ from typing import Any
 
 from chatbot import __version__
 from chatbot.cli.arguments import int_in
-from chatbot.errors import ChatbotError, InputError
+from chatbot.errors import ChatbotError
 
 EXAMPLES = """\
 examples:
@@ -147,7 +147,7 @@ def _add_set_option(parser: argparse.ArgumentParser) -> None:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from chatbot.registry import default_registry
 
-    registry = default_registry()
+    registry = default_registry().load_all()
     described = [_describe_plugin(registry.get(name), registry.origins[name])
                  for name in registry.names()]
     if args.json:
@@ -193,16 +193,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
+    from chatbot.pipeline import Failure
+
+    # No warm-up: a one-shot command loads each model on its first message, once either way.
     pipeline = _open_pipeline(args)
-    pipeline.warm_up()
     failures = 0
     for where, result in _process_stream(pipeline, _inputs(args.texts), args.batch_size):
-        if isinstance(result, dict):  # an input that could not be processed
+        if isinstance(result, Failure):
             failures += 1
             if args.json:
-                print(json.dumps({**where, **result}, ensure_ascii=False), flush=True)
+                print(json.dumps({**where, "error": result.error}, ensure_ascii=False),
+                      flush=True)
             else:
-                print(f"error: {_describe(where)}: {result['error']}", file=sys.stderr)
+                print(f"error: {_describe(where)}: {result.error}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps({**where, **result.to_dict()}, ensure_ascii=False), flush=True)
@@ -304,28 +307,17 @@ def _describe(where: dict[str, int]) -> str:
 
 def _process_stream(pipeline: Any, inputs: Iterator[tuple[dict[str, int], bytes | str]],
                     batch_size: int) -> Iterator[tuple[dict[str, int], Any]]:
-    """(where, result) in input order, processed in batches; a result is a Message, or a dict
-    with the error of an input that could not be processed."""
-    from chatbot.message import Message
-    from chatbot.text_input import prepare_text
-
-    batch: list[tuple[dict[str, int], Any]] = []
+    """(where, Message or Failure) in input order, processed in batches of ``batch_size`` by
+    :meth:`Pipeline.process_each`, so one bad input fails alone."""
+    batch: list[tuple[dict[str, int], bytes | str]] = []
 
     def flush() -> Iterator[tuple[dict[str, int], Any]]:
-        good = [item for _, item in batch if isinstance(item, Message)]
-        if good:
-            pipeline.process(good)
-        yield from batch
+        results = pipeline.process_each([raw for _, raw in batch])
+        yield from zip([where for where, _ in batch], results, strict=True)
         batch.clear()
 
-    for where, raw in inputs:
-        try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            batch.append((where, Message(prepare_text(text))))
-        except UnicodeDecodeError:
-            batch.append((where, {"error": "not valid UTF-8 text"}))
-        except InputError as error:
-            batch.append((where, {"error": error.message}))
+    for item in inputs:
+        batch.append(item)
         if len(batch) >= batch_size:
             yield from flush()
     yield from flush()

@@ -1,8 +1,8 @@
 """Run a pipeline over the turns of a log, in batches, keeping every message's trace.
 
 A message the pipeline cannot take (empty, too long, binary) or that makes a plugin fail is
-kept with its error instead of stopping the run: one bad turn in ten thousand should cost one
-row of the report, not the evaluation.
+kept with its error instead of stopping the run (``Pipeline.process_each``): one bad turn in
+ten thousand should cost one row of the report, not the evaluation.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from chatbot.errors import InputError
+from chatbot.capabilities import ScoresReplies
 from chatbot.evaluation.logs import EvalTurn
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline
-from chatbot.text_input import prepare_text
+from chatbot.pipeline import Failure, Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +47,9 @@ class Run:
     batch_size: int
 
 
-def reply_scorer(pipeline: Pipeline) -> Any | None:
-    """The plugin that can score gold replies (a language model with ``answer_nll``), or None."""
-    return next((p for p in pipeline.plugins if callable(getattr(p, "answer_nll", None))), None)
+def reply_scorer(pipeline: Pipeline) -> ScoresReplies | None:
+    """The plugin that can score gold replies (a language model), or None."""
+    return next((p for p in pipeline.plugins if isinstance(p, ScoresReplies)), None)
 
 
 def run_pipeline(pipeline: Pipeline, turns: list[EvalTurn], batch_size: int = 64,
@@ -82,26 +80,15 @@ def run_pipeline(pipeline: Pipeline, turns: list[EvalTurn], batch_size: int = 64
 
 
 def _process(pipeline: Pipeline, batch: list[Outcome]) -> None:
-    ready = []
-    for outcome in batch:
-        try:
-            outcome.message = Message(prepare_text(outcome.turn.text))
-        except InputError as error:
-            outcome.error = error.message
-            continue
-        ready.append(outcome)
-    try:
-        pipeline.process([outcome.message for outcome in ready])
-    except Exception:  # noqa: BLE001 - retried one by one below, so one bad turn fails alone
-        logger.warning("a batch of %d failed; retrying its turns one at a time", len(ready))
-        for outcome in ready:
-            try:
-                outcome.message = pipeline.process([Message(outcome.message.text)])[0]
-            except Exception as error:  # noqa: BLE001 - recorded on the turn, shown in the report
-                outcome.message, outcome.error = None, f"{type(error).__name__}: {error}"
+    results = pipeline.process_each([outcome.turn.text for outcome in batch])
+    for outcome, result in zip(batch, results, strict=True):
+        if isinstance(result, Failure):
+            outcome.error = result.error
+        else:
+            outcome.message = result
 
 
-def _score_gold_replies(scorer: Any, batch: list[Outcome]) -> None:
+def _score_gold_replies(scorer: ScoresReplies, batch: list[Outcome]) -> None:
     scored = [o for o in batch if o.message is not None and o.turn.gold_reply]
     if scored:
         nll = scorer.answer_nll([o.message for o in scored], [o.turn.gold_reply for o in scored])

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
 from concurrent.futures import Future
 
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline
+from chatbot.pipeline import Failure, Pipeline
+from chatbot.text_input import MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +26,33 @@ _STOP = object()
 
 
 class Batcher:
-    """Runs ``pipeline.process`` on a worker thread for messages submitted from any thread.
+    """Runs ``pipeline.process_each`` on a worker thread for texts submitted from any thread.
 
     Args:
         pipeline: a loaded pipeline; only the worker thread touches it.
         max_batch: most messages in one pass (1: no batching).
         max_wait_ms: how long the first message of a batch waits for company.
+        max_chars: the longest text taken (see :func:`chatbot.text_input.prepare_text`).
     """
 
-    def __init__(self, pipeline: Pipeline, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, pipeline: Pipeline, max_batch: int = 32, max_wait_ms: float = 5.0,
+                 max_chars: int = MAX_MESSAGE_CHARS) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
         self.pipeline = pipeline
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
+        self.max_chars = max_chars
         self.batch_sizes: list[int] = []  # every pass's size, for the load benchmark
         self._waiting: queue.Queue = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="chatbot-batcher", daemon=True)
         self._worker.start()
 
-    def process(self, message: Message) -> Message:
-        """Process one message (blocking until its batch is done); re-raises the batch's error."""
-        future: Future[Message] = Future()
-        self._waiting.put((message, future))
+    def process(self, text: str) -> Message | Failure:
+        """Process one text, blocking until its batch is done: its message, or why it failed
+        (one text's failure never fails its neighbours; see ``Pipeline.process_each``)."""
+        future: Future[Message | Failure] = Future()
+        self._waiting.put((text, future))
         return future.result()
 
     def close(self) -> None:
@@ -77,22 +81,16 @@ class Batcher:
             if stop:
                 return
 
-    def _process(self, batch: list[tuple[Message, Future]]) -> None:
+    def _process(self, batch: list[tuple[str, Future]]) -> None:
         self.batch_sizes.append(len(batch))
-        for message, _ in batch:
-            message.extras["batch_size"] = len(batch)  # in the trace: what it was served with
         try:
-            self.pipeline.process([message for message, _ in batch])
-        except Exception:
-            if len(batch) > 1:  # one bad message must not fail its neighbours: retry alone
-                logger.warning("a batch of %d failed; processing its messages one by one",
-                               len(batch))
-                for item in batch:
-                    self._process([item])
-                return
-            logger.exception("the pipeline failed on a message")
-            message, future = batch[0]
-            future.set_exception(sys.exc_info()[1])
+            results = self.pipeline.process_each([text for text, _ in batch], self.max_chars)
+        except Exception as error:  # process_each catches the plugins' errors; this is a bug
+            logger.exception("the batcher failed")
+            for _, future in batch:
+                future.set_exception(error)
             return
-        for message, future in batch:
-            future.set_result(message)
+        for result, (_, future) in zip(results, batch, strict=True):
+            if isinstance(result, Message):
+                result.extras["batch_size"] = len(batch)  # in the trace: what it was served with
+            future.set_result(result)

@@ -22,7 +22,7 @@ from chatbot.data.dialog_log import Turn, utc_now
 from chatbot.data.logstore import LogStore
 from chatbot.errors import InputError
 from chatbot.message import Message
-from chatbot.pipeline import Pipeline
+from chatbot.pipeline import Failure, Pipeline
 from chatbot.serving.batcher import Batcher
 from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
 
@@ -95,7 +95,7 @@ class ChatService:
         self.store = store
         self.version = version
         self.max_chars = max_chars
-        self.batcher = Batcher(pipeline, max_batch=max_batch)
+        self.batcher = Batcher(pipeline, max_batch=max_batch, max_chars=max_chars)
         # conversation id -> (its next turn index, when it was last used), least recent first
         self._next_index: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -133,8 +133,10 @@ class ChatService:
                          (time.perf_counter() - started) * 1000)
         timestamp = utc_now()
         try:
-            message = self.batcher.process(Message(text))
+            message = self.batcher.process(text)
         except Exception:  # logged by the batcher; the user gets an apology, the server lives
+            message = Failure("the batcher failed")
+        if isinstance(message, Failure):  # logged where it failed
             return Reply(FAILURE_NOTICE, None, conversation_id, None,
                          (time.perf_counter() - started) * 1000)
         latency_ms = (time.perf_counter() - started) * 1000

@@ -22,11 +22,7 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, load_model
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatbot.errors import ChatbotError, ModelLoadError, shown
 from chatbot.training.history import HISTORY_FILE, History
@@ -35,7 +31,12 @@ from chatbot.training.vocab import PAD, UNK, Vocab
 # No size a plugin saves comes near this; a bigger one is damage, whatever the tensors say.
 MAX_SIZE = 2**31 - 1
 
-ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+if TYPE_CHECKING:
+    import torch
+
+# torch and safetensors are imported where a tensor is read: plugins without tensors (the
+# stopword list, soyspacing) load without paying for torch.
+ModuleT = TypeVar("ModuleT", bound="torch.nn.Module")
 
 
 class SavedState:
@@ -174,6 +175,8 @@ class SavedState:
         if name not in self._headers:
             path = self.file(name)
             try:
+                from safetensors import safe_open
+
                 with safe_open(str(path), framework="pt", device="cpu") as handle:
                     self._headers[name] = {
                         key: (handle.get_slice(key).get_dtype(),
@@ -211,6 +214,8 @@ class SavedState:
                 raise self.error(f"{name}: {key} is {header[key][0]} of shape "
                                  f"{list(header[key][1])}; expected {dtype} with {dims} "
                                  "dimension(s)")
+        from safetensors.torch import load_file
+
         loaded = load_file(str(self.file(name)))
         for key, tensor in loaded.items():
             self._check_finite(name, key, tensor)
@@ -224,6 +229,9 @@ class SavedState:
         built for real. Check the sizes a plugin's settings name with :meth:`size` before
         calling this, so that a mismatch names the setting.
         """
+        import torch
+        from safetensors.torch import load_model
+
         saved = {key: shape for key, (_, shape) in self.header(name).items()}
         with torch.device("meta"):
             planned = build()
@@ -263,6 +271,8 @@ class SavedState:
         return tensor
 
     def _check_finite(self, name: str, key: str, tensor: torch.Tensor) -> None:
+        import torch
+
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise self.error(f"{name}: {key} holds NaN or infinite values")
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
+from chatbot.capabilities import GivesWordVectors
 from chatbot.data.corpus import Example
 from chatbot.data.splits import split_examples
 from chatbot.errors import ChatbotError, NotFittedError
@@ -144,6 +145,10 @@ class ClassifierPlugin(Plugin):
         logger.info("%s: best epoch %d, temperature %.2f", self.name, self.history.best_epoch,
                     self.temperature)
 
+    def label_names(self) -> list[str]:
+        """Every label the classifier can predict (chatbot.capabilities.HasLabels)."""
+        return list(self.labels)
+
     @property
     def history(self) -> History:
         """The first member's training history (the whole story when ``members`` is 1)."""
@@ -157,7 +162,7 @@ class ClassifierPlugin(Plugin):
 
     def _init_from_word_vectors(self, member: TextClassifier, context: TrainContext) -> None:
         """Copy an earlier word2vec step's vectors into the embedding rows of known tokens."""
-        embedders = [p for p in context.earlier if hasattr(p, "vectors_for")]
+        embedders = [p for p in context.earlier if isinstance(p, GivesWordVectors)]
         if not embedders:
             return
         vectors = embedders[-1].vectors_for(self.vocab.tokens)  # (vocab, w2v dim)

@@ -26,6 +26,10 @@ class IntentClassifier(ClassifierPlugin):
     Config = IntentConfig
     assigns = ("intent",)
 
+    def label_names(self) -> list[str]:
+        """The trained labels and 'ood', which it gives below ``ood_threshold``."""
+        return sorted({*self.labels, OOD_LABEL})
+
     def label_of(self, example: Example) -> str | None:
         return example.intent
 

@@ -14,6 +14,7 @@ from pydantic import Field
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
+from chatbot.contract import Contract, RetrievalCandidate, RetrievalMatch
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import TrainContext
@@ -69,7 +70,19 @@ class RetrievalResponder(Responder):
     name = "respond.retrieval"
     Config = RetrievalConfig
     requires = ("text",)
+    assigns = ("reply", "extras.retrieval")
     trainable = True
+
+    @classmethod
+    def contract(cls, config: RetrievalConfig) -> Contract:
+        requires, because = ["text"], {}
+        if config.method != "ngram":
+            requires.append("vector")
+            because["vector"] = f"method: {config.method}"
+        if config.intent_weight > 0:
+            requires.append("intent")
+            because["intent"] = f"intent_weight: {config.intent_weight}"
+        return Contract(requires=tuple(requires), assigns=cls.assigns, because=because)
 
     def __init__(self, config: RetrievalConfig) -> None:
         super().__init__(config)
@@ -144,18 +157,17 @@ class RetrievalResponder(Responder):
                                                      strict=True)):
             pick = zlib.crc32(message.text.encode())
             scores = similarity[row, indices].tolist()  # the questions' own similarity
-            candidates: dict[str, dict] = {}  # answer → its nearest question; many share one
+            # answer → its nearest question; many questions share one answer
+            candidates: dict[str, RetrievalCandidate] = {}
             for score, index in zip(scores, indices, strict=True):
                 choice = (pick if best_answer is None else int(best_answer[row, index]))
                 answer = self.answers[index][choice % len(self.answers[index])]
-                candidates.setdefault(answer, {"question": self.questions[index],
-                                               "answer": answer,
-                                               "similarity": round(score, 4)})
+                candidates.setdefault(answer, RetrievalCandidate(
+                    self.questions[index], answer, round(score, 4)))
             best = next(iter(candidates.values()))
-            message.extras.setdefault("retrieval", {"question": best["question"],
-                                                    "similarity": best["similarity"],
-                                                    "candidates": list(candidates.values())})
-            results.append(Answer(best["answer"], max(0.0, min(1.0, scores[0]))))
+            message.extras.setdefault("retrieval", RetrievalMatch(
+                best.question, best.similarity, list(candidates.values())))
+            results.append(Answer(best.answer, max(0.0, min(1.0, scores[0]))))
         return results
 
     def _same_intent(self, messages: list[Message]) -> torch.Tensor:
