@@ -108,11 +108,11 @@ class NotFittedError(ChatbotError):
 class ModelLoadError(ChatbotError):
     """A saved pipeline directory is missing, corrupt, incomplete or incompatible."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, hint: str | None = None) -> None:
         super().__init__(
             f"cannot load the pipeline in {path}: {reason}",
-            hint="retrain it with `chatbot train CONFIG --out DIR`, or point --model at another "
-            "directory",
+            hint=hint or "retrain it with `chatbot train CONFIG --out DIR`, or point --model "
+            "at another directory",
         )
 
 

@@ -175,29 +175,42 @@ class Pipeline:
             corpus: the training data (each plugin makes its own dev split from it).
             workdir: where training checkpoints go; None keeps none.
             resume: continue from the checkpoints in ``workdir``.
-            progress: show progress bars.
+            progress: show progress bars: one over the trainable steps ("step 3/8", elapsed
+                and a rough time left), and each plugin's own below it.
         """
+        from tqdm import tqdm
+
+        from chatbot.training import distributed
         from chatbot.training.loop import seed_everything
         from chatbot.training.threads import apply_thread_policy
 
         training = self.spec.training
         apply_thread_policy(training.threads)
-        for index, plugin in enumerate(self.plugins):
-            upstream = self.plugins[:index]
+        trainable = [plugin for plugin in self.plugins if plugin.trainable]
+        steps = tqdm(total=len(trainable), unit="step", dynamic_ncols=True,
+                     disable=not (progress and trainable and distributed.is_main()),
+                     bar_format="{desc} {n_fmt}/{total_fmt} steps [{elapsed}<{remaining}]")
+        with steps:
+            for index, plugin in enumerate(self.plugins):
+                upstream = self.plugins[:index]
 
-            def run_upstream(texts: Iterable[str], _upstream: list[Plugin] = upstream) -> list:
-                return self._run(_upstream, [Message(text) for text in texts])
+                def run_upstream(texts: Iterable[str], _upstream: list[Plugin] = upstream) -> list:
+                    return self._run(_upstream, [Message(text) for text in texts])
 
-            if plugin.trainable:
-                logger.info("fitting %s on %s (%d items)", plugin.name, corpus.name, len(corpus))
-            # Seeded per plugin, before it builds its model: initial weights are reproducible
-            # and do not depend on what the plugins before it consumed.
-            seed_everything(training.seed)
-            plugin.fit(corpus, TrainContext(
-                upstream=run_upstream, seed=training.seed, device=training.device,
-                precision=training.precision, workdir=workdir, resume=resume,
-                progress=progress, earlier=upstream,
-            ))
+                if plugin.trainable:
+                    steps.set_description(f"training {plugin.name}")
+                    logger.info("fitting %s on %s (%d items)", plugin.name, corpus.name,
+                                len(corpus))
+                # Seeded per plugin, before it builds its model: initial weights are
+                # reproducible and do not depend on what the plugins before it consumed.
+                seed_everything(training.seed)
+                plugin.fit(corpus, TrainContext(
+                    upstream=run_upstream, seed=training.seed, device=training.device,
+                    precision=training.precision, workdir=workdir, resume=resume,
+                    progress=progress, earlier=upstream,
+                ))
+                if plugin.trainable:
+                    steps.update(1)
 
     # -- persistence -------------------------------------------------------------------------
 

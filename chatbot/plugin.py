@@ -3,8 +3,9 @@
 A plugin declares its name, a pydantic settings schema with defaults, what it reads
 (``requires``) and writes (``assigns``): Message fields and typed extras (see
 :mod:`chatbot.contract`; :meth:`Plugin.contract` may make them depend on the settings), and the
-optional packages it imports. It processes a batch of messages at a time. Trainable plugins override ``fit``, ``save`` and ``load``; saved
-state is safe to load (JSON, safetensors or the library's own format; never pickle).
+optional packages it imports. It processes a batch of messages at a time. Trainable plugins
+override ``fit``, ``save`` and ``load``; saved state is safe to load (JSON, safetensors or the
+library's own format; never pickle).
 """
 
 from __future__ import annotations

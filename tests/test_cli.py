@@ -135,8 +135,18 @@ def test_process_without_a_model_trains_the_default_bot_once(capsys, tmp_path, m
     greeting, spam = (json.loads(line) for line in out.splitlines())
     assert greeting["intent"]["label"] == "greeting" and greeting["spam"]["label"] == "ham"
     assert spam["spam"]["label"] == "spam" and spam["responder"] == "classify.spam"
-    (model,) = tmp_path.glob("default-*")
+    # Only the model is left: no checkpoints, hidden or not (a lock file is all else).
+    (model,) = (path for path in tmp_path.iterdir() if path.is_dir())
+    assert model.name.startswith("default-")
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [f".{model.name}.lock"]
     saved = (model / "manifest.json").stat().st_mtime_ns
-    code, out, _ = run(capsys, "process", "--json", "고마워요")
+    code, out, _ = run(capsys, "process", "--model", "default", "--json", "고마워요")
     assert code == 0 and json.loads(out)["intent"]["label"] == "thanks"
     assert (model / "manifest.json").stat().st_mtime_ns == saved  # found, not trained again
+
+
+def test_a_missing_model_directory_points_to_the_default_bot(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHATBOT_MODELS_DIR", str(tmp_path))
+    code, _, err = run(capsys, "process", "--model", str(tmp_path / "nowhere"), "안녕")
+    assert code == 2
+    assert "no such directory" in err and "--model default" in err

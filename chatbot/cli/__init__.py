@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +22,11 @@ examples:
   chatbot validate configs/default.yaml
   chatbot process "아버지가방에들어가신다 오늘날씨정말좋네요ㅋㅋㅋㅋ"
   printf '안녕하세요\\n반가워요\\n' | chatbot process --json -
-  chatbot train default --out models/default
-  chatbot process --model models/default "오늘 너무 우울해"
-  chatbot serve --model models/default
-  chatbot chat --model models/default
-  chatbot eval logs/dialog.sqlite --model models/default --out reports/today
+  chatbot process --model default "오늘 너무 우울해"
+  chatbot train default --out models/mine
+  chatbot serve --model models/mine
+  chatbot chat --model default
+  chatbot eval logs/dialog.sqlite --model default --out reports/today
 """
 
 
@@ -84,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "text plugins of the default bot); a config with trainable plugins needs --model",
     )
     source.add_argument(
-        "--model", help="a trained pipeline directory (from chatbot train); with neither "
-        "--model nor --config: the default bot, trained on the bundled corpus on first use",
+        "--model", help="a trained pipeline directory (from chatbot train), or 'default': the "
+        "default bot, trained on the bundled corpus on first use and cached (also what runs "
+        "with neither --model nor --config)",
     )
     process.add_argument("--json", action="store_true", help="one JSON object per message (JSONL)")
     process.add_argument(
@@ -217,34 +217,25 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import shutil
     from pathlib import Path
 
     from chatbot.config import load_config
     from chatbot.data.datasets import load_corpus
     from chatbot.pipeline import Pipeline
     from chatbot.training import distributed
+    from chatbot.training.orchestrate import train_and_save
 
     overrides = list(args.overrides) + ([f"training.device={args.device}"] if args.device else [])
     spec = load_config(args.config, overrides)
-    started = time.perf_counter()
     corpus = load_corpus(spec.training.datasets, skip_bad=args.skip_bad)
-    main_process = distributed.is_main_process_from_env()
-    if main_process:
+    if distributed.is_main_process_from_env():
         skipped = f", {len(corpus.skipped):,} bad rows skipped" if corpus.skipped else ""
         print(f"datasets {', '.join(spec.training.datasets)}: {len(corpus.examples):,} examples,"
               f" {len(corpus.sentences):,} sentences{skipped}", file=sys.stderr)
-    checkpoints = Path(f"{Path(args.out).resolve()}.checkpoints")
-    if checkpoints.exists() and not args.resume and main_process:
-        shutil.rmtree(checkpoints)  # a fresh run must not pick up another run's epochs
-    distributed.barrier()
-    pipeline = Pipeline.from_config(spec)
-    pipeline.fit(corpus, workdir=checkpoints, resume=args.resume, progress=not args.quiet)
-    if main_process:
-        out = pipeline.save(args.out)
-        shutil.rmtree(checkpoints, ignore_errors=True)
-        print(f"saved {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    distributed.teardown()
+    trained = train_and_save(Pipeline.from_config(spec), corpus, Path(args.out),
+                             resume=args.resume, progress=not args.quiet)
+    if trained.directory is not None:
+        print(f"trained and saved {trained.directory} in {trained.took}", file=sys.stderr)
     return 0
 
 
@@ -267,13 +258,12 @@ def _open_pipeline(args: argparse.Namespace) -> Any:
     from chatbot.pipeline import Pipeline
 
     if args.model or not args.config:
+        from chatbot.default_model import DEFAULT_MODEL_NAME, model_directory
+
         if args.overrides:
             raise ChatbotError("--set applies to --config, not to a trained model")
-        if args.model:
-            return Pipeline.load(args.model)
-        from chatbot.default_model import ensure_default_model
-
-        return Pipeline.load(ensure_default_model(progress=sys.stderr.isatty()))
+        return Pipeline.load(model_directory(args.model or DEFAULT_MODEL_NAME,
+                                             progress=sys.stderr.isatty(), notify=_note))
     spec = load_config(args.config, args.overrides)
     untrained = [step.plugin.name for step in spec.steps if step.plugin.trainable]
     if untrained:
@@ -283,6 +273,11 @@ def _open_pipeline(args: argparse.Namespace) -> Any:
             f"--model models/NAME ...",
         )
     return Pipeline.from_config(spec)
+
+
+def _note(line: str) -> None:
+    """A line for the person at the terminal, on standard error."""
+    print(line, file=sys.stderr)
 
 
 def _inputs(texts: list[str]) -> Iterator[tuple[dict[str, int], bytes | str]]:

@@ -12,8 +12,8 @@ from chatbot.cli.arguments import int_in
 SERVE_EXAMPLES = """\
 examples:
   chatbot serve                                  the default bot (trained on first use)
-  chatbot serve --model models/default --port 8080
-  chatbot serve --model models/default --log-db logs/dialog.sqlite
+  chatbot serve --model models/mine --port 8080  (from chatbot train default --out models/mine)
+  chatbot serve --model default --log-db logs/dialog.sqlite
 
 programs can call the `chat` endpoint (gradio_client):
   from gradio_client import Client
@@ -50,8 +50,9 @@ def add_serving_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="a trained pipeline directory (chatbot train); "
-                        "default: the default bot, trained on the bundled corpus on first use")
+    parser.add_argument("--model", help="a trained pipeline directory (chatbot train), or "
+                        "'default' (also when left out): the default bot, trained on the "
+                        "bundled corpus on first use and cached")
     parser.add_argument("--log-db", type=Path,
                         help="the SQLite dialog log (default: $CHATBOT_LOG_DB, else "
                         "~/.local/share/korean-chatbot/dialog-log.sqlite)")
@@ -59,18 +60,12 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def _open_service(args: argparse.Namespace, max_batch: int = 1):
     from chatbot.data.logstore import LogStore
+    from chatbot.default_model import DEFAULT_MODEL_NAME, model_directory
     from chatbot.pipeline import Pipeline
     from chatbot.serving.service import ChatService, default_log_db, model_version
 
-    if args.model:
-        directory = Path(args.model)
-    else:
-        from chatbot.default_model import default_model_path, ensure_default_model
-
-        if not (default_model_path() / "manifest.json").is_file():
-            print("no --model given and the default bot is not trained yet: training it on "
-                  "the bundled corpus (once, about 3 minutes on 2 CPU cores)", file=sys.stderr)
-        directory = ensure_default_model(progress=True)
+    directory = model_directory(args.model or DEFAULT_MODEL_NAME, progress=True,
+                                notify=lambda line: print(line, file=sys.stderr))
     print(f"loading {directory}", file=sys.stderr)
     pipeline = Pipeline.load(directory)  # a broken directory stops here with a clear error
     pipeline.warm_up()
