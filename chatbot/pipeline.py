@@ -36,6 +36,7 @@ from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 20
 # Versions recorded in the manifest, so a model can be traced to what produced it.
 RECORDED_PACKAGES = (
     "torch", "kss", "kiwipiepy", "python-mecab-ko", "konlpy", "soynlp", "soyspacing",
@@ -302,6 +303,9 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / "manifest.json"
     if not path.is_file():
         raise ModelLoadError(str(directory), "manifest.json is missing: not a saved pipeline")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:  # a real one is a few hundred bytes
+        raise ModelLoadError(str(directory), f"manifest.json is over {MAX_MANIFEST_BYTES:,} "
+                             "bytes: not a manifest this toolkit wrote")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError) as error:  # JSON, UTF-8, an integer too long

@@ -170,6 +170,14 @@ def test_a_manifest_with_malformed_steps_is_a_clear_error(plain_dir, tmp_path, s
         Pipeline.load(model)
 
 
+def test_an_oversized_manifest_is_refused_before_it_is_read(plain_dir, tmp_path):
+    model = _copy(plain_dir, tmp_path)
+    with open(model / "manifest.json", "a", encoding="utf-8") as manifest:
+        manifest.write(" " * (2 << 20))  # still valid JSON
+    with pytest.raises(ModelLoadError, match="manifest.json is over 1,048,576 bytes"):
+        Pipeline.load(model)
+
+
 def test_the_format_must_be_the_number_1_not_true(plain_dir, tmp_path):
     model = _copy(plain_dir, tmp_path)
     _edit_json(model / "manifest.json", _set("format", True))

@@ -232,9 +232,14 @@ def test_stopwords_drop_by_tag_and_by_list(tmp_path):
 def test_stopwords_file_and_tags_are_validated(tmp_path):
     with pytest.raises(ValueError, match="unknown tags"):
         StopwordConfig(drop_tags=["JOSA"])
-    with pytest.raises(ValueError, match="no stopword file"):
-        StopwordConfig(stopwords_file=str(tmp_path / "missing.txt"))
+    with pytest.raises(ChatbotError, match="missing.txt: no such file"):
+        StopwordFilter(StopwordConfig(stopwords_file=str(tmp_path / "missing.txt")))
     words = tmp_path / "words.txt"
     words.write_text("\ufeff# comment\n날씨  # inline comment\n\n", encoding="utf-8")
-    plugin = StopwordFilter(StopwordConfig(stopwords_file=str(words), drop_tags=[]))
+    config = StopwordConfig(stopwords_file=str(words), drop_tags=[])
+    plugin = StopwordFilter(config)
     assert plugin.words == {"날씨"}
+    # A saved model keeps its copy: it loads after the file is gone.
+    plugin.save(tmp_path)
+    words.unlink()
+    assert StopwordFilter.load(tmp_path, config).words == {"날씨"}

@@ -48,7 +48,8 @@ class StopwordConfig(PluginConfig):
     stopwords_file: str | None = Field(
         "bundled",
         description="stopword list (one word per line, # comments): a path, 'bundled' for "
-        "the project's Korean list, or null for none",
+        "the project's Korean list, or null for none. A saved model keeps a copy and does not "
+        "read the file again",
     )
     extra_stopwords: list[str] = Field([], description="more words to drop")
 
@@ -59,13 +60,6 @@ class StopwordConfig(PluginConfig):
         if unknown:
             raise ValueError(f"unknown tags {unknown}; the tags are {', '.join(COARSE_TAGS)}")
         return tags
-
-    @field_validator("stopwords_file")
-    @classmethod
-    def _file_exists(cls, value: str | None) -> str | None:
-        if value not in (None, "bundled") and not Path(value).is_file():
-            raise ValueError(f"no stopword file at {value}")
-        return value
 
 
 class StopwordFilter(Plugin):
