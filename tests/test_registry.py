@@ -23,13 +23,24 @@ def test_every_builtin_loads_and_keeps_the_contract():
     assert set(BUILTINS) <= set(registry.names())
     for name in BUILTINS:
         cls = registry.get(name)
-        assert cls.name == name and cls.summary()
+        assert cls.name == name and cls.summary().endswith(".")  # a whole sentence
         assert set(cls.requires) <= known_names(cls.extras)
         assert cls.assigns and set(cls.assigns) <= known_names(cls.extras)
         assert issubclass(cls.Config, PluginConfig)
         cls.Config()  # the defaults are valid
         for setting in cls.Config.model_fields.values():
             assert setting.description or cls.Config is PluginConfig
+
+
+def test_a_summary_is_the_first_sentence_even_when_it_wraps():
+    class Wrapped(PluginConfig):
+        """Does one thing to the message, then
+        another. More detail that `chatbot plugins` does not show."""
+
+    from chatbot.plugin import Plugin
+
+    cls = type("WrappedPlugin", (Plugin,), {"__doc__": Wrapped.__doc__})
+    assert cls.summary() == "Does one thing to the message, then another."
 
 
 def test_unknown_name_suggests_the_closest():
