@@ -119,7 +119,12 @@ README = '''\
 
 {summary}: a plugin for the Korean chatbot toolkit (`korean-chatbot-toolkit`).
 
+The toolkit is not on PyPI: install this package into the toolkit's virtual environment
+(activate it first; outside it pip reports "No matching distribution found for
+korean-chatbot-toolkit").
+
 ```bash
+source PATH/TO/THE/TOOLKIT/.venv/bin/activate
 pip install -e ".[test]"       # installs it; the toolkit finds it through its entry point
 chatbot plugins                # lists {name} with its settings
 pytest                         # the contract kit (chatbot.testing) and its own tests

@@ -7,9 +7,12 @@ Without Chromium the browser test is skipped, except in CI, where .ci/run instal
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,13 @@ ARTIFACTS = Path(os.environ.get("CHATBOT_ARTIFACTS",
                                 Path(__file__).resolve().parent.parent / "test-artifacts"))
 
 pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Server:
+    url: str
+    service: ChatService
+    printed: str  # what launching it printed
 
 
 def _free_port() -> int:
@@ -46,16 +56,23 @@ def server(small_bot_dir, tmp_path_factory):
     store = LogStore(tmp_path_factory.mktemp("serve") / "log.sqlite")
     service = ChatService(pipeline, store, model_version(small_bot_dir))
     port = _free_port()
-    app = launch(service, port=port, block=False, quiet=True)
-    yield f"http://127.0.0.1:{port}/", service
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        app = launch(service, port=port, block=False)
+    yield Server(f"http://127.0.0.1:{port}/", service, printed.getvalue())
     app.close()
     service.close()
+
+
+def test_launching_prints_the_address_and_no_advice_it_cannot_follow(server):
+    assert f"chat UI at {server.url} " in server.printed
+    assert "share=True" not in server.printed and "public link" not in server.printed
 
 
 def test_chat_api_answers_through_gradio_client(server):
     from gradio_client import Client
 
-    url, service = server
+    url, service = server.url, server.service
     client = Client(url, verbose=False)
     first = client.predict("안녕하세요", "", api_name="/chat")
     assert first["reply"] and first["responder"] and first["turn_index"] == 0
@@ -70,7 +87,7 @@ def test_chat_api_answers_through_gradio_client(server):
 def test_the_upload_route_takes_no_file(server, tmp_path):
     import httpx
 
-    url, _ = server
+    url = server.url
     for size in (0, 1, 50_000_000):
         response = httpx.post(f"{url}gradio_api/upload", timeout=30,
                               files={"files": ("big.bin", b"x" * size)})
@@ -81,7 +98,7 @@ def test_the_upload_route_takes_no_file(server, tmp_path):
 def test_the_chat_api_refuses_an_unbounded_conversation_id(server):
     from gradio_client import Client
 
-    url, service = server
+    url, service = server.url, server.service
     before = service.store.count()
     with pytest.raises(Exception, match="conversation_id"):
         Client(url, verbose=False).predict("안녕하세요", "x" * 1_000_000, api_name="/chat")
@@ -95,7 +112,7 @@ def test_a_person_chats_in_the_browser(server):
         pytest.skip("no Chromium here (Debian: apt-get install chromium fonts-nanum)")
     from playwright.sync_api import expect, sync_playwright
 
-    url, service = server
+    url, service = server.url, server.service
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
@@ -107,7 +124,7 @@ def test_a_person_chats_in_the_browser(server):
         box.fill("안녕하세요")
         box.press("Enter")
         expect(trace).to_contain_text("안녕하세요", timeout=20_000)
-        expect(trace).to_contain_text("answered by")
+        expect(trace.locator("tr:has(th:text-is('reply'))")).to_be_visible()
         greeting = _latest(service.store, "안녕하세요")
         expect(chat).to_contain_text(greeting.bot_reply)
 
@@ -115,17 +132,27 @@ def test_a_person_chats_in_the_browser(server):
         box.fill(question)
         page.locator("#send").click()
         expect(trace).to_contain_text(question, timeout=20_000)  # the new turn's trace
-        expect(trace.locator("tr", has_text="answered by")).to_contain_text("respond.seq2seq")
+        expect(trace.locator("tr:has(th:text-is('reply'))")).to_contain_text("respond.seq2seq")
         expect(chat).to_contain_text(question)  # shown as typed: escaped, not bold
         assert chat.locator("b").count() == 0 and trace.locator("b").count() == 0
         expect(page.locator("#attention img")).to_be_visible(timeout=20_000)  # the heatmap
-        for stage in ("morphemes", "tokens kept", "intent", "respond.retrieval", "time (ms)"):
+        expect(page.locator("#attention-note")).to_contain_text("respond.seq2seq")  # when
+        for stage in ("morphemes", "intent", "respond.retrieval", "time (ms)"):
             expect(trace).to_contain_text(stage)
 
         # Gradio labels the rating buttons in the browser's language.
         page.locator("#chat button:is([aria-label='좋아요'], [aria-label='Like'])").first.click()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "serve.png"), full_page=True)
+
+        # On a phone's width the times wrap over several lines, between names only.
+        page.set_viewport_size({"width": 480, "height": 1000})
+        timings = trace.locator("tr:has(th:text-is('time (ms)')) .item")
+        tops = timings.evaluate_all("items => items.map(i => i.getBoundingClientRect().top)")
+        heights = timings.evaluate_all(
+            "items => items.map(i => i.getBoundingClientRect().height)")
+        assert len(set(tops)) > 1, "the times should need more than one line here"
+        assert max(heights) < 1.5 * min(heights), heights  # no name was cut over two lines
         browser.close()
 
     turns = service.store.turns(greeting.conversation_id)
@@ -159,7 +186,9 @@ def test_a_killed_server_has_logged_every_reply_it_gave(small_bot_dir, tmp_path)
     server = subprocess.Popen(
         [sys.executable, "-m", "chatbot.cli", "serve", "--model", str(small_bot_dir),
          "--port", str(port), "--log-db", str(log)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+             "HF_HUB_OFFLINE": "1"})
     try:
         deadline = time.monotonic() + 120
         while True:  # until the server answers on its port
@@ -177,3 +206,6 @@ def test_a_killed_server_has_logged_every_reply_it_gave(small_bot_dir, tmp_path)
         server.wait(timeout=30)
     assert [t.bot_reply for t in sorted(LogStore(log).turns(), key=lambda t: t.timestamp)] \
         == replies
+    printed = server.stdout.read()
+    assert f"chat UI at http://127.0.0.1:{port}/" in printed
+    assert "share=True" not in printed  # Gradio's advice, which `chatbot serve` cannot take

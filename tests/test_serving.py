@@ -11,13 +11,12 @@ import pytest
 
 from chatbot.cli import main
 from chatbot.data.logstore import LogStore
-from chatbot.fonts import korean_font
 from chatbot.message import Message
 from chatbot.pipeline import Failure, Pipeline
 from chatbot.serving.batcher import Batcher
 from chatbot.serving.service import ChatService, model_version
 from chatbot.serving.terminal import run_terminal_chat
-from chatbot.serving.trace_view import attention_figure, trace_html
+from chatbot.serving.trace_view import trace_html
 from tests.conftest import fails_on
 
 
@@ -95,16 +94,6 @@ def test_the_trace_panel_escapes_user_text_and_names_the_responder(small_bot):
     panel = trace_html(message)
     assert "<script>" not in panel and "&lt;script&gt;" in panel
     assert message.responder in panel and "time (ms)" in panel
-
-
-def test_the_attention_heatmap_has_korean_labels():
-    figure = attention_figure({"source": ["▁오늘", "▁우울"], "reply": ["▁힘내", "요"],
-                               "weights": [[0.9, 0.1], [0.3, 0.7]]})
-    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
-    assert labels == ["·오늘", "·우울"]
-    if korean_font() is not None:  # fonts-nanum installed: the labels use it
-        assert figure.axes[0].get_xticklabels()[0].get_fontname() == korean_font()
-    assert attention_figure(None) is None and attention_figure({"weights": []}) is None
 
 
 def test_terminal_chat_answers_toggles_the_trace_and_quits(service):

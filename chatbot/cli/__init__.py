@@ -245,7 +245,8 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     from chatbot.scaffold import scaffold
 
     root = scaffold(args.name, Path(args.dir), args.summary)
-    print(f"wrote {root}\nnext:\n  cd {root}\n  pip install -e '.[test]'\n  pytest\n"
+    print(f"wrote {root}\nnext, in the toolkit's virtual environment (source .venv/bin/activate):"
+          f"\n  cd {root}\n  pip install -e '.[test]'\n  pytest\n"
           f"  chatbot plugins    # lists {args.name}")
     return 0
 

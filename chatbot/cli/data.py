@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from chatbot.data.catalog import CATALOG
+from chatbot.data.catalog import BUNDLED_INFO, CATALOG
 from chatbot.data.datasets import (
     BUNDLED,
     LOCAL_INFO,
@@ -68,20 +68,7 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = []
-    for name in known_names():
-        info = CATALOG.get(name)
-        folder = dataset_folder(name)
-        present = name == BUNDLED or (folder.is_dir() and any(folder.iterdir()))
-        rows.append({
-            "name": name,
-            "present": present,
-            "folder": str(folder),
-            "tasks": list(info.tasks) if info else [],
-            "licence": info.licence if info else ("Apache-2.0" if name == BUNDLED else "yours"),
-            "rows": info.upstream_rows if info else "",
-            "source": info.source if info else ("bundled" if name == BUNDLED else "added"),
-        })
+    rows = [_listing(name) for name in known_names()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -92,6 +79,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"   {'':<14} {row['source']}  {row['rows']}")
     print("✓ = present; fetch the others with `chatbot data download NAME`")
     return 0
+
+
+def _listing(name: str) -> dict:
+    """What ``data list`` says of dataset ``name``: bundled, public (the catalog) or added."""
+    folder = dataset_folder(name)
+    row = {"name": name, "present": folder.is_dir() and any(folder.iterdir()),
+           "folder": str(folder)}
+    if name == BUNDLED:
+        info = BUNDLED_INFO
+        return {**row, "present": True, "tasks": list(info.tasks), "licence": info.licence,
+                "rows": info.rows, "source": info.source}
+    if name in CATALOG:
+        info = CATALOG[name]
+        return {**row, "tasks": list(info.tasks), "licence": info.licence,
+                "rows": info.upstream_rows, "source": info.source}
+    return {**row, "tasks": [], "licence": "yours", "rows": "", "source": "added"}
 
 
 def cmd_download(args: argparse.Namespace) -> int:

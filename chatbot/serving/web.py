@@ -14,14 +14,16 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import html  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Collection, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 
+from chatbot.contract import AttentionMap  # noqa: E402
 from chatbot.errors import InputError  # noqa: E402
+from chatbot.message import Message  # noqa: E402
 from chatbot.serving.service import ChatService  # noqa: E402
 from chatbot.serving.trace_view import EMPTY_TRACE, attention_figure, trace_html  # noqa: E402
 
@@ -43,11 +45,13 @@ CSS = """
 .trace { width: 100%; border-collapse: collapse; font-size: 0.9em; }
 .trace th { text-align: left; vertical-align: top; padding: 4px 8px; white-space: nowrap;
             color: var(--body-text-color-subdued); font-weight: 600; }
-.trace td { padding: 4px 8px; word-break: break-all; }
+.trace td { padding: 4px 8px; overflow-wrap: anywhere; }
 .trace tr { border-bottom: 1px solid var(--border-color-primary); }
-.morph { display: inline-block; margin: 0 4px 2px 0; }
-.morph sub { color: var(--body-text-color-subdued); font-size: 0.75em; }
+.trace .item { display: inline-block; white-space: nowrap; margin-bottom: 2px; }
+.trace .item sub { color: var(--body-text-color-subdued); font-size: 0.75em; }
 """
+# The extras key of an attention map; the steps whose contract assigns it write heatmaps.
+ATTENTION = "extras.attention"
 
 
 class _NoUploads:
@@ -69,9 +73,30 @@ def _new_conversation(service: ChatService) -> dict[str, Any]:
     return {"id": service.new_conversation(), "turns": {}}
 
 
+def attention_to_show(message: Message | None,
+                      writers: Collection[str]) -> AttentionMap | None:
+    """The attention map to draw for a reply: the one its responder wrote, if that responder
+    is one of ``writers`` (the steps whose contract assigns ``extras.attention``), else None."""
+    if message is None or message.responder not in writers:
+        return None
+    return message.extras.get("attention")
+
+
+def heatmap_note(writers: Collection[str]) -> str | None:
+    """What the page says about the heatmap: when it fills; None when no step writes one
+    (the heatmap is then hidden)."""
+    if not writers:
+        return None
+    return (f"아래 어텐션 히트맵은 {', '.join(writers)} 단계가 쓴 답일 때 채워져요: 답의 각 "
+            "조각(세로)이 질문의 어느 조각(가로)을 보고 쓰였는지 보여 줘요.")
+
+
 def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Blocks:
-    """The chat page: conversation, examples and clear on the left; the last turn's trace and
-    attention heatmap on the right. Also the ``chat`` endpoint for programs."""
+    """The chat page: conversation, examples and clear on the left; the last turn's trace and,
+    when a step of the pipeline writes attention maps, the heatmap on the right. Also the
+    ``chat`` endpoint for programs."""
+    writers = service.pipeline.writers_of(ATTENTION)
+    note = heatmap_note(writers)
 
     def submit(text: str, history: list[dict], state: dict | None) -> Iterator[tuple]:
         state = state or _new_conversation(service)
@@ -88,8 +113,7 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
             history[-1] = {"role": "assistant", "content": html.escape(reply.text[:end])}
             yield "", history, state, gr.skip(), gr.skip()
             time.sleep(STREAM_DELAY_S)
-        written = reply.message is not None and reply.message.responder == "respond.seq2seq"
-        attention = reply.message.extras.get("attention") if written else None
+        attention = attention_to_show(reply.message, writers)
         yield "", history, state, trace_html(reply.message), attention_figure(attention)
 
     def like(state: dict | None, data: gr.LikeData) -> None:
@@ -133,8 +157,11 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
                 gr.Examples(EXAMPLES, inputs=box, label="예시")
             with gr.Column(scale=2):
                 gr.Markdown("### 마지막 메시지의 처리 과정 (trace)")
+                if note:  # said above the trace: the heatmap sits below it, out of sight
+                    gr.HTML(f"<p>{html.escape(note)}</p>", elem_id="attention-note")
                 trace = gr.HTML(EMPTY_TRACE, elem_id="trace")
-                heatmap = gr.Plot(label="seq2seq 어텐션", elem_id="attention")
+                heatmap = gr.Plot(label=f"어텐션 히트맵 ({', '.join(writers)})",
+                                  elem_id="attention", visible=bool(writers))
         outputs = [box, chatbot, state, trace, heatmap]
         for event in (box.submit, send.click):
             event(submit, [box, chatbot, state], outputs, api_visibility="private",
@@ -150,13 +177,22 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
 
 def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
            block: bool = True, quiet: bool = False) -> gr.Blocks:
-    """Serve the UI (and the ``chat`` API) on ``host:port``; blocks unless ``block=False``."""
+    """Serve the UI (and the ``chat`` API) on ``host:port``; blocks unless ``block=False``.
+
+    Prints the address of the chat unless ``quiet``. Gradio's own start-up lines are silenced
+    (``quiet=True``): with these options they are that address and how to make a public link
+    with ``share=True``, which ``chatbot serve`` does not offer.
+    """
     app = build_app(service)
     app.queue(default_concurrency_limit=None)
     # Each waiting user holds a worker thread while the batcher answers; Gradio's default of
     # 40 would make the 41st user wait for a free thread rather than join the next batch.
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block,
-               quiet=quiet, css=CSS, footer_links=["api"], show_error=False,
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=True,
+               quiet=True, css=CSS, footer_links=["api"], show_error=False,
                max_threads=MAX_THREADS, max_file_size=MAX_UPLOAD_BYTES,
                app_kwargs={"middleware": [Middleware(_NoUploads)]})
+    if not quiet:
+        print(f"chat UI at {app.local_url} (Ctrl-C stops it)", flush=True)
+    if block:
+        app.block_thread()  # until Ctrl-C, as Gradio's own launch(prevent_thread_lock=False)
     return app
