@@ -188,7 +188,7 @@ class Pipeline:
         training = self.spec.training
         apply_thread_policy(training.threads)
         trainable = [plugin for plugin in self.plugins if plugin.trainable]
-        steps = tqdm(total=len(trainable), unit="step", dynamic_ncols=True,
+        steps = tqdm(total=len(trainable), desc="training", unit="step", dynamic_ncols=True,
                      disable=not (progress and trainable and distributed.is_main()),
                      bar_format="{desc} {n_fmt}/{total_fmt} steps [{elapsed}<{remaining}]")
         with steps:
