@@ -13,6 +13,7 @@ from chatbot.config import parse_config
 from chatbot.data.datasets import load_dataset
 from chatbot.data.dialog_log import Turn, utc_now, write_jsonl
 from chatbot.data.logstore import LogStore
+from chatbot.evaluation.schema import read_metrics
 from chatbot.pipeline import Pipeline
 from tests.conftest import CHAIN
 
@@ -81,6 +82,8 @@ def test_metrics_json_has_every_documented_key_and_agrees_with_the_turns(report,
         assert _lookup(metrics, key) is not None, key
     assert 0 <= metrics["intent"]["accuracy"] <= 1 and 0 <= metrics["spam"]["roc_auc"] <= 1
     assert metrics["lm"]["perplexity"] > 1 and metrics["latency_ms"]["logged"]["p50"] >= 20
+    assert "sample of" in metrics["latency_ms"]["measured"]  # batched: turns timed alone
+    assert read_metrics(report / "metrics.json").intent.accuracy == metrics["intent"]["accuracy"]
     assert metrics["feedback"] == {"likes": 1, "dislikes": 1}
     assert sum(metrics["responders"].values()) == pytest.approx(1)
     turns = [json.loads(line) for line in open(report / "turns.jsonl", encoding="utf-8")]
@@ -135,7 +138,8 @@ def test_comparing_two_pipelines_gives_intervals_and_the_turns_that_differ(
             assert row["low"] <= row["delta"] + 1e-9 and row["delta"] <= row["high"] + 1e-9, key
     assert comparison["metrics"]["spam.f1"]["delta"] is None  # A has no spam classifier
     assert comparison["differing_turns"]
-    assert (tmp_path / "compare" / "metrics.json").is_file()
+    assert read_metrics(tmp_path / "compare" / "metrics.json").model.version.startswith(
+        "eval-bot@")
     assert "B - A" in capsys.readouterr().out
     assert "Comparison" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
@@ -156,6 +160,9 @@ def test_a_sqlite_log_and_a_bad_csv(eval_bot_dir, report, tmp_path, capsys):
                  "--out", str(tmp_path / "r"), "--quiet"]) == 0
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["turns"] == 1 and metrics["intent"]["accuracy"] is None
+    markdown = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "add a gold_spam column" in markdown  # the pipeline has a spam step: the logs
+    assert "spam classifier" not in markdown     # lack labels, not the pipeline a classifier
     labelled = json.loads((report / "metrics.json").read_text(encoding="utf-8"))
     for part in ("intent", "spam", "reply", "lm", "latency_ms"):  # one shape, with or without
         assert set(metrics[part]) == set(labelled[part]), part   # the labels to score

@@ -173,14 +173,14 @@ def test_paired_bootstrap_finds_a_real_difference_and_none_between_equals():
     worse, better = build_table(_outcomes(0.5, seed=1)), build_table(_outcomes(0.9, seed=1))
     result = paired_bootstrap(worse, better, resamples=300)
     accuracy = result["intent.accuracy"]
-    assert accuracy["low"] <= accuracy["delta"] <= accuracy["high"]
-    assert accuracy["low"] > 0 and accuracy["verdict"] == "better"
-    assert result["fallback.rate"]["verdict"] == "better"  # fewer fallbacks: lower is better
+    assert accuracy.low <= accuracy.delta <= accuracy.high
+    assert accuracy.low > 0 and accuracy.verdict == "better"
+    assert result["fallback.rate"].verdict == "better"  # fewer fallbacks: lower is better
     same = paired_bootstrap(worse, worse, resamples=50)
-    assert all(row["delta"] == 0 and row["verdict"] == "unclear"
-               for row in same.values() if row["delta"] is not None)
+    assert all(row.delta == 0 and row.verdict == "unclear"
+               for row in same.values() if row.delta is not None)
     assert differing_turns(worse, worse) == []
-    assert differing_turns(worse, better)[0]["difference"] >= 100  # one got the intent right
+    assert differing_turns(worse, better)[0].difference >= 100  # one got the intent right
 
 
 def test_the_least_certain_turns_are_exported_for_labelling():

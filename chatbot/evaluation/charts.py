@@ -22,6 +22,7 @@ from chatbot.evaluation.report_format import (
     metric_label,
     metric_scale,
 )
+from chatbot.evaluation.schema import ComparisonRow, IntentScores, Percentiles
 from chatbot.fonts import korean_font, korean_font_file
 
 BLUE, ORANGE = "#2563eb", "#f97316"  # model A, model B (and the main series)
@@ -155,11 +156,11 @@ def confusion_png(labels: list[str], matrix: list[list[int]]) -> bytes:
         return _png(plt, figure)
 
 
-def per_intent_f1_png(per_intent: dict[str, dict]) -> bytes:
+def per_intent_f1_png(per_intent: dict[str, IntentScores]) -> bytes:
     """F1 per intent as horizontal bars, the weakest at the top.
 
     Args:
-        per_intent: label → {"precision", "recall", "f1", "support"}.
+        per_intent: label → its precision, recall, F1 and support.
 
     Returns:
         PNG bytes; each bar ends with its F1 and its support (n, the gold turns).
@@ -167,19 +168,17 @@ def per_intent_f1_png(per_intent: dict[str, dict]) -> bytes:
     with _pyplot() as plt:
         if not per_intent:
             return _empty(plt, "F1 per intent", "no labelled turns")
-        # An intent without an F1 sorts first: it needs a look as much as a weak one.
-        rows = sorted(per_intent.items(), key=lambda item: (
-            -1.0 if item[1].get("f1") is None else item[1]["f1"], item[0]))
+        rows = sorted(per_intent.items(), key=lambda item: (item[1].f1, item[0]))
         figure, axis = plt.subplots(figsize=(7.5, 0.34 * len(rows) + 1.3))
         positions = range(len(rows))
-        scores = [_number(scores.get("f1")) for _, scores in rows]
+        scores = [_number(scores.f1) for _, scores in rows]
         colours = [WEAK if score < 0.5 else BLUE for score in scores]
         axis.barh(positions, [0.0 if math.isnan(s) else s for s in scores], color=colours,
                   height=0.66)
         for position, score, (_, values) in zip(positions, scores, rows, strict=True):
             shown = "—" if math.isnan(score) else f"{score:.2f}"
             axis.text((0.0 if math.isnan(score) else score) + 0.015, position,
-                      f"{shown}  n={values.get('support') or 0:,}", va="center", fontsize=8.5,
+                      f"{shown}  n={values.support:,}", va="center", fontsize=8.5,
                       color=MUTED)
         axis.set_yticks(list(positions), [label for label, _ in rows])
         axis.invert_yaxis()
@@ -232,12 +231,13 @@ def responders_png(shares: dict[str, float], other: dict[str, float] | None = No
         return _png(plt, figure)
 
 
-def latency_png(per_plugin: dict[str, dict]) -> bytes:
-    """p50 and p95 latency per plugin (ms), grouped horizontal bars in pipeline order.
+def latency_png(per_plugin: dict[str, Percentiles]) -> bytes:
+    """p50 and p95 latency per plugin (ms), grouped horizontal bars in pipeline order; the mean
+    alone where only the mean is known (a batched run's shares of batch time).
 
     Args:
-        per_plugin: plugin → {"p50", "p95", "p99", "mean"} in ms (None where unknown), in the
-            pipeline's order, which the figure keeps top to bottom.
+        per_plugin: plugin → its percentiles in ms (None where unknown), in the pipeline's
+            order, which the figure keeps top to bottom.
 
     Returns:
         PNG bytes.
@@ -246,13 +246,14 @@ def latency_png(per_plugin: dict[str, dict]) -> bytes:
         if not per_plugin:
             return _empty(plt, "Latency per plugin", "no timings")
         names = list(per_plugin)
+        timed = any(values.p50 is not None for values in per_plugin.values())
+        keys = ("p50", "p95") if timed else ("mean",)
         figure, axis = plt.subplots(figsize=(7.5, 0.5 * len(names) + 1.3))
-        values = [_number(per_plugin[name].get(key)) for key in ("p95", "p50")
-                  for name in names]
+        values = [_number(getattr(per_plugin[name], key)) for key in keys for name in names]
         top = max((value for value in values if not math.isnan(value)), default=0.0) or 1.0
-        for offset, (key, colour) in enumerate((("p50", BLUE), ("p95", LIGHT_BLUE))):
-            widths = [_number(per_plugin[name].get(key)) for name in names]
-            positions = [i + (offset - 0.5) * 0.4 for i in range(len(names))]
+        for offset, (key, colour) in enumerate(zip(keys, (BLUE, LIGHT_BLUE), strict=False)):
+            widths = [_number(getattr(per_plugin[name], key)) for name in names]
+            positions = [i + (offset - (len(keys) - 1) / 2) * 0.4 for i in range(len(names))]
             axis.barh(positions, widths, height=0.37, color=colour, label=key)
             for position, width in zip(positions, widths, strict=True):
                 shown = fmt_ms(None if math.isnan(width) else width, unit=False)
@@ -349,7 +350,7 @@ def spam_scores_png(spam: list[float], ham: list[float]) -> bytes:
         return _png(plt, figure)
 
 
-def comparison_png(rows: dict[str, dict]) -> bytes:
+def comparison_png(rows: dict[str, ComparisonRow]) -> bytes:
     """A forest plot of B − A per metric with its confidence interval.
 
     The metrics have different scales (rates 0..1, BLEU 0..100, perplexity unbounded), so each
@@ -360,15 +361,15 @@ def comparison_png(rows: dict[str, dict]) -> bytes:
     +50%.
 
     Args:
-        rows: metric key → {"a", "b", "delta", "low", "high", "higher_is_better", "verdict"};
-            a row whose delta, low or high is None is left out.
+        rows: metric key → A, B, the difference and its interval, the verdict; a row whose
+            delta, low or high is None is left out.
 
     Returns:
         PNG bytes; green marks a significant improvement, red a significant regression, grey
         a change within the noise. Each label says which direction is better (↑ or ↓).
     """
     shown = [(key, row) for key, row in rows.items()
-             if row and all(row.get(field) is not None for field in ("delta", "low", "high"))]
+             if row.delta is not None and row.low is not None and row.high is not None]
     with _pyplot() as plt:
         if not shown:
             return _empty(plt, "B - A", "no metric both models could be scored on")
@@ -376,8 +377,8 @@ def comparison_png(rows: dict[str, dict]) -> bytes:
                                     squeeze=False)
         for axis, (key, row) in zip(axes[:, 0], shown, strict=True):
             scale = metric_scale(key)
-            delta, low, high = (row[field] * scale for field in ("delta", "low", "high"))
-            colour = {"better": GREEN, "worse": RED}.get(row.get("verdict"), GREY)
+            delta, low, high = row.delta * scale, row.low * scale, row.high * scale
+            colour = {"better": GREEN, "worse": RED}.get(row.verdict, GREY)
             reach = max(abs(delta), abs(low), abs(high)) * 1.3 or 1.0
             axis.set_xlim(-reach, reach)
             axis.set_ylim(-1, 1)
@@ -388,11 +389,11 @@ def comparison_png(rows: dict[str, dict]) -> bytes:
             axis.grid(axis="y", visible=False)
             axis.spines["left"].set_visible(False)
             axis.tick_params(axis="x", labelsize=7.5, length=2)
-            arrow = {True: " ↑", False: " ↓"}.get(row.get("higher_is_better"), "")
+            arrow = " ↑" if row.higher_is_better else " ↓"
             axis.text(-0.02, 0.5, metric_label(key) + arrow, transform=axis.transAxes,
                       ha="right", va="center", fontsize=10)
-            axis.text(1.02, 0.5, f"{fmt_delta(key, row['delta'])}  "
-                      f"{fmt_interval(key, row['low'], row['high'])}",
+            axis.text(1.02, 0.5, f"{fmt_delta(key, row.delta)}  "
+                      f"{fmt_interval(key, row.low, row.high)}",
                       transform=axis.transAxes, ha="left", va="center", fontsize=9,
                       color=colour if colour != GREY else MUTED)
         axes[0, 0].set_title("B - A, with confidence intervals (each row on its own scale)",

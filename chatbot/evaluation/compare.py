@@ -7,13 +7,12 @@ pipelines find easy or hard move both scores together and cancel out.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from chatbot.evaluation import metrics
 from chatbot.evaluation.runner import Outcome
-from chatbot.evaluation.scoring import HEADLINE, TurnTable, build_table, headline
+from chatbot.evaluation.schema import HEADLINE, Answer, ComparisonRow, DifferingTurn
+from chatbot.evaluation.scoring import TurnTable, build_table, headline
 
 DIFFERING_TURNS = 20
 
@@ -26,7 +25,7 @@ def common_tables(a: list[Outcome], b: list[Outcome]) -> tuple[TurnTable, TurnTa
 
 
 def paired_bootstrap(a: TurnTable, b: TurnTable, resamples: int = 1000, seed: int = 0,
-                     confidence: float = 0.95) -> dict[str, dict[str, Any]]:
+                     confidence: float = 0.95) -> dict[str, ComparisonRow]:
     """Each headline metric of A and B, their difference B - A and its confidence interval.
 
     The verdict is "better" or "worse" when the interval excludes 0 (in the metric's good
@@ -44,22 +43,21 @@ def paired_bootstrap(a: TurnTable, b: TurnTable, resamples: int = 1000, seed: in
     tail = (1 - confidence) / 2 * 100
     result = {}
     for key, higher_is_better in HEADLINE.items():
-        row: dict[str, Any] = {"a": full_a[key], "b": full_b[key], "delta": None, "low": None,
-                               "high": None, "higher_is_better": higher_is_better,
-                               "verdict": "unclear"}
+        row = ComparisonRow(a=full_a[key], b=full_b[key], delta=None, low=None, high=None,
+                            higher_is_better=higher_is_better, verdict="unclear")
         values = np.array(deltas[key])
         values = values[~np.isnan(values)]
         if full_a[key] is not None and full_b[key] is not None and len(values):
             low, high = np.percentile(values, [tail, 100 - tail])
-            row.update(delta=full_b[key] - full_a[key], low=float(low), high=float(high))
+            row.delta, row.low, row.high = full_b[key] - full_a[key], float(low), float(high)
             if low > 0 or high < 0:
-                row["verdict"] = "better" if (low > 0) == higher_is_better else "worse"
+                row.verdict = "better" if (low > 0) == higher_is_better else "worse"
         result[key] = row
     return result
 
 
 def differing_turns(a: TurnTable, b: TurnTable,
-                    limit: int = DIFFERING_TURNS) -> list[dict[str, Any]]:
+                    limit: int = DIFFERING_TURNS) -> list[DifferingTurn]:
     """The turns where the two pipelines differ most: first those where only one got the
     intent right, then by how far apart the replies are (chrF points against the gold
     reply, or between the two replies when there is none)."""
@@ -81,12 +79,11 @@ def differing_turns(a: TurnTable, b: TurnTable,
             (intent_a == turn.gold_intent) != (intent_b == turn.gold_intent))
         if apart == 0 and not one_right and intent_a == intent_b:
             continue
-        rows.append({
-            "source": turn.source, "text": turn.text, "gold_reply": turn.gold_reply,
-            "gold_intent": turn.gold_intent,
-            "a": {"reply": x.reply, "responder": x.responder, "intent": intent_a, "chrf": chrf_a},
-            "b": {"reply": y.reply, "responder": y.responder, "intent": intent_b, "chrf": chrf_b},
-            "difference": apart + (100.0 if one_right else 0.0),
-        })
-    rows.sort(key=lambda row: -row["difference"])
+        rows.append(DifferingTurn(
+            source=turn.source, text=turn.text, gold_reply=turn.gold_reply,
+            gold_intent=turn.gold_intent,
+            a=Answer(reply=x.reply, responder=x.responder, intent=intent_a, chrf=chrf_a),
+            b=Answer(reply=y.reply, responder=y.responder, intent=intent_b, chrf=chrf_b),
+            difference=apart + (100.0 if one_right else 0.0)))
+    rows.sort(key=lambda row: -row.difference)
     return rows[:limit]

@@ -5,7 +5,7 @@ Example::
 
     from chatbot.evaluation.evaluate import evaluate
     result = evaluate("models/default", [Path("logs/dialog.sqlite")], Path("reports/today"))
-    print(result.metrics["intent"]["accuracy"])
+    print(result.metrics.intent.accuracy)
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from chatbot.data.formats import OOD_LABEL
+from chatbot.capabilities import HasLabels
 from chatbot.errors import ChatbotError
 from chatbot.evaluation.compare import common_tables, differing_turns, paired_bootstrap
+from chatbot.evaluation.latency import LATENCY_SAMPLE, time_sample
 from chatbot.evaluation.logs import EvalTurn, read_logs
 from chatbot.evaluation.records import to_label, turn_records, worst_turns
 from chatbot.evaluation.report import write_report
+from chatbot.evaluation.report_advice import PipelineFacts, pipeline_facts
 from chatbot.evaluation.runner import Run, run_pipeline
+from chatbot.evaluation.schema import Bootstrap, Comparison, Metrics, ModelInfo
 from chatbot.evaluation.scoring import TurnTable, build_table, summarize
 from chatbot.pipeline import Pipeline
 
@@ -33,7 +35,9 @@ class Settings:
     """How to run and what to export.
 
     Attributes:
-        batch_size: turns per pipeline call (1: one at a time, for true per-turn latency).
+        batch_size: turns per pipeline call (1: one at a time, every turn timed alone).
+        latency_sample: with batches, how many turns are processed again one at a time for
+            the latency percentiles (a batch gives each of its turns the same time).
         label_below: intent confidence under which a turn goes to ``to_label.csv``.
         label_limit: most rows in ``to_label.csv``.
         resamples: bootstrap resamples for ``--compare``.
@@ -42,6 +46,7 @@ class Settings:
     """
 
     batch_size: int = 64
+    latency_sample: int = LATENCY_SAMPLE
     label_below: float = 0.5
     label_limit: int = 500
     resamples: int = 1000
@@ -53,8 +58,8 @@ class Settings:
 class Evaluation:
     """What an evaluation found: the metrics, the comparison (if any) and the files written."""
 
-    metrics: dict[str, Any]
-    comparison: dict[str, Any] | None
+    metrics: Metrics
+    comparison: Comparison | None
     files: list[Path]
 
 
@@ -73,59 +78,69 @@ def evaluate(model: str | Path, logs: list[Path], out: Path, compare: str | Path
         raise ChatbotError(f"no turns in {', '.join(map(str, logs))}",
                            hint="check the files: a log with a header and no rows is empty")
     log_names = [str(path) for path in logs]
-    run, pipeline = _run(model, turns, settings, "A" if compare else "")
-    table = build_table(run.outcomes)
-    metrics = summarize(run, table, _model_info(model), log_names)
-    metrics["warnings"] = _label_warnings(table, pipeline)
-    records = turn_records(run, table)
+    a = _measure(model, turns, settings, "A" if compare else "", log_names)
+    records = turn_records(a.run, a.table)
     comparison = compare_records = None
     if compare is not None:
-        run_b, pipeline_b = _run(compare, turns, settings, "B")
-        table_b = build_table(run_b.outcomes)
-        metrics_b = summarize(run_b, table_b, _model_info(compare), log_names)
-        metrics_b["warnings"] = _label_warnings(table_b, pipeline_b)
-        compare_records = turn_records(run_b, table_b)
-        comparison = _comparison(run, run_b, metrics, metrics_b, settings)
-    files = write_report(out, metrics, table, records, worst_turns(records),
+        b = _measure(compare, turns, settings, "B", log_names)
+        compare_records = turn_records(b.run, b.table)
+        comparison = _comparison(a.run, b.run, a.metrics, b.metrics, settings)
+    files = write_report(out, a.metrics, a.table, records, worst_turns(records),
                          to_label(records, settings.label_below, settings.label_limit),
-                         comparison, compare_records)
-    return Evaluation(metrics, comparison, files)
+                         comparison, compare_records, a.facts)
+    return Evaluation(a.metrics, comparison, files)
 
 
-def _run(model: str | Path, turns: list[EvalTurn], settings: Settings,
-         name: str) -> tuple[Run, Pipeline]:
+@dataclass
+class _Measured:
+    """One pipeline's run over the turns, and what was measured of it."""
+
+    run: Run
+    table: TurnTable
+    metrics: Metrics
+    facts: PipelineFacts
+
+
+def _measure(model: str | Path, turns: list[EvalTurn], settings: Settings, name: str,
+             log_names: list[str]) -> _Measured:
+    """Run one pipeline over the turns and measure it."""
     pipeline = Pipeline.load(model)
     pipeline.warm_up()
     label = f"evaluating {name} ({Path(model).name})" if name else f"evaluating {Path(model).name}"
-    return run_pipeline(pipeline, turns, settings.batch_size, settings.progress, label), pipeline
+    run = run_pipeline(pipeline, turns, settings.batch_size, settings.progress, label)
+    sample = (time_sample(pipeline, run.outcomes, settings.latency_sample, settings.progress)
+              if settings.batch_size > 1 else None)
+    table = build_table(run.outcomes)
+    metrics = summarize(run, table, _model_info(model), log_names,
+                        warnings=_label_warnings(table, pipeline), latency_sample=sample)
+    return _Measured(run, table, metrics, pipeline_facts(pipeline))
 
 
-def _model_info(model: str | Path) -> dict[str, str]:
+def _model_info(model: str | Path) -> ModelInfo:
     from chatbot.serving.service import model_version
 
-    return {"path": str(model), "version": model_version(Path(model))}
+    return ModelInfo(path=str(model), version=model_version(Path(model)))
 
 
-def _comparison(run_a: Run, run_b: Run, metrics_a: dict, metrics_b: dict,
-                settings: Settings) -> dict[str, Any]:
+def _comparison(run_a: Run, run_b: Run, metrics_a: Metrics, metrics_b: Metrics,
+                settings: Settings) -> Comparison:
     table_a, table_b = common_tables(run_a.outcomes, run_b.outcomes)
-    return {
-        "a": metrics_a["model"], "b": metrics_b["model"],
-        "turns": table_a.size,
-        "bootstrap": {"resamples": settings.resamples, "confidence": 0.95,
-                      "seed": settings.seed},
-        "metrics": paired_bootstrap(table_a, table_b, settings.resamples, settings.seed),
-        "differing_turns": differing_turns(table_a, table_b),
-        "b_metrics": metrics_b,
-    }
+    return Comparison(
+        a=metrics_a.model, b=metrics_b.model, turns=table_a.size,
+        bootstrap=Bootstrap(resamples=settings.resamples, confidence=0.95, seed=settings.seed),
+        metrics=paired_bootstrap(table_a, table_b, settings.resamples, settings.seed),
+        differing_turns=differing_turns(table_a, table_b),
+        b_metrics=metrics_b)
 
 
 def _label_warnings(table: TurnTable, pipeline: Pipeline) -> list[str]:
-    """Gold labels the model cannot predict: usually a wrong --columns mapping."""
-    known = set()
+    """Gold labels the model cannot predict: usually a wrong --columns mapping. Said only when
+    the intent classifiers declare their labels (:class:`HasLabels`)."""
+    writers = set(pipeline.writers_of("intent"))
+    known: set[str] = set()
     for plugin in pipeline.plugins:
-        if "intent" in plugin.assigns:  # an intent classifier may always answer "ood"
-            known |= {*getattr(plugin, "labels", []), OOD_LABEL}
+        if plugin.name in writers and isinstance(plugin, HasLabels):
+            known |= set(plugin.label_names())
     gold = {o.turn.gold_intent for o in table.outcomes if o.turn.gold_intent}
     unknown = sorted(gold - known) if known else []
     if not unknown:

@@ -196,11 +196,3 @@ class Card:
     change: str | None = None
     tone: str | None = None
 
-
-def get(data: Any, *path: str) -> Any:
-    """``data[path[0]][path[1]]...``, or None as soon as a level is missing or None."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data

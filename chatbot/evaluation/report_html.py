@@ -12,6 +12,7 @@ import base64
 import html
 from typing import Any
 
+from chatbot.evaluation.report_advice import PipelineFacts
 from chatbot.evaluation.report_format import (
     Card,
     Cell,
@@ -28,6 +29,7 @@ from chatbot.evaluation.report_sections import (
     header_facts,
     report_title,
 )
+from chatbot.evaluation.schema import Comparison, Metrics
 
 SHORT_CHARS = 24  # cells whose lines are all this short never wrap
 
@@ -115,28 +117,30 @@ def _card_html(card: Card) -> str:
     return "".join(lines) + "</div>"
 
 
-def render_html(metrics: dict, worst: dict[str, list[dict]], figures: dict[str, bytes],
-                comparison: dict | None = None) -> str:
+def render_html(metrics: Metrics, worst: dict[str, list[dict]], figures: dict[str, bytes],
+                comparison: Comparison | None = None,
+                facts: PipelineFacts | None = None) -> str:
     """The whole report as one HTML5 page that needs no other file, script or network.
 
     Args:
-        metrics: the evaluation's ``metrics.json`` content (model A's when comparing).
+        metrics: the evaluation's metrics (model A's when comparing).
         worst: category (e.g. "worst_replies") → the turn records to show for it.
         figures: figure key ("confusion", "per_intent_f1", "responders", "latency",
             "lengths", "spam_scores", "comparison") → PNG bytes; missing keys are skipped.
         comparison: the A/B comparison; given, a Comparison section follows the cards.
+        facts: what the pipeline can produce, for the advice where data is missing.
 
     Returns:
         The page, with the figures inline as base64 data URIs and every string taken from the
         data HTML-escaped.
     """
-    facts = header_facts(metrics, comparison)
-    sections = build_sections(metrics, worst, comparison)
+    header = header_facts(metrics, comparison)
+    sections = build_sections(metrics, worst, comparison, facts)
     version = report_title(metrics)
     facts_html = "".join(f"<div><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
-                         for label, value in facts)
+                         for label, value in header)
     nav = "".join(f"<a href='#{_e(s.anchor)}'>{_e(s.title)}</a>" for s in sections)
-    cards = "".join(_card_html(card) for card in build_cards(metrics, comparison))
+    cards = "".join(_card_html(card) for card in build_cards(metrics, comparison, facts))
     body = "".join(_section_html(section, figures) for section in sections)
     return (
         "<!DOCTYPE html>\n<html lang='ko'><head><meta charset='utf-8'>"

@@ -7,6 +7,7 @@ row, and ``<`` could open raw HTML that a Markdown viewer renders.
 
 from __future__ import annotations
 
+from chatbot.evaluation.report_advice import PipelineFacts
 from chatbot.evaluation.report_format import (
     DASH,
     Cell,
@@ -22,6 +23,7 @@ from chatbot.evaluation.report_sections import (
     header_facts,
     report_title,
 )
+from chatbot.evaluation.schema import Comparison, Metrics
 
 CELL_CHARS = 80
 
@@ -73,17 +75,19 @@ def _section_md(section: Section, figure_files: dict[str, str]) -> list[str]:
     return lines
 
 
-def render_markdown(metrics: dict, worst: dict[str, list[dict]], figure_files: dict[str, str],
-                    comparison: dict | None = None) -> str:
+def render_markdown(metrics: Metrics, worst: dict[str, list[dict]],
+                    figure_files: dict[str, str], comparison: Comparison | None = None,
+                    facts: PipelineFacts | None = None) -> str:
     """The whole report as GitHub-flavoured Markdown.
 
     Args:
-        metrics: the evaluation's ``metrics.json`` content (model A's when comparing).
+        metrics: the evaluation's metrics (model A's when comparing).
         worst: category (e.g. "worst_replies") → the turn records to show for it.
         figure_files: figure key (as for :func:`~chatbot.evaluation.report_html.render_html`)
             → its path relative to the Markdown file, e.g. "figures/confusion.png"; missing
             keys are skipped.
         comparison: the A/B comparison; given, a Comparison section follows the headline.
+        facts: what the pipeline can produce, for the advice where data is missing.
 
     Returns:
         The document, ending with a newline. Table cells hold at most 80 characters each line.
@@ -92,7 +96,7 @@ def render_markdown(metrics: dict, worst: dict[str, list[dict]], figure_files: d
     lines = [f"# Evaluation report: {escape_text(version)}", ""]
     lines += [f"- **{label}:** {escape_text(value)}"
               for label, value in header_facts(metrics, comparison)]
-    cards = build_cards(metrics, comparison)
+    cards = build_cards(metrics, comparison, facts)
     changes = any(card.change for card in cards)
     lines += ["", "## Headline", "",
               "| metric | value |" + (" B · Δ |" if changes else ""),
@@ -102,6 +106,6 @@ def render_markdown(metrics: dict, worst: dict[str, list[dict]], figure_files: d
         change = f" {escape_cell(card.change or '')} |" if changes else ""
         lines.append(f"| {card.label} | {escape_cell(value)} |{change}")
     lines.append("")
-    for section in build_sections(metrics, worst, comparison):
+    for section in build_sections(metrics, worst, comparison, facts):
         lines += _section_md(section, figure_files)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -3,7 +3,8 @@
 :class:`TurnTable` holds, per turn, everything a headline metric needs (label indices, BLEU and
 chrF statistics, log-likelihoods) as numpy arrays. :func:`headline` computes the headline
 metrics of any subset of turns from it, which is what the paired bootstrap of ``--compare``
-resamples; :func:`summarize` computes the full ``metrics.json`` once.
+resamples; :func:`summarize` computes the full ``metrics.json`` once, as the typed
+:class:`~chatbot.evaluation.schema.Metrics`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,26 @@ import numpy as np
 from chatbot.data.formats import OOD_LABEL
 from chatbot.evaluation import metrics
 from chatbot.evaluation.runner import Outcome, Run
+from chatbot.evaluation.schema import (
+    HEADLINE,
+    ConfusedPair,
+    Failed,
+    FailedTurn,
+    FallbackMetrics,
+    Feedback,
+    IntentMetrics,
+    IntentScores,
+    LatencyMetrics,
+    LmMetrics,
+    Metrics,
+    ModelInfo,
+    Percentiles,
+    ReplyMetrics,
+    SpamMetrics,
+    Throughput,
+)
 
-SCHEMA_VERSION = 1
 FALLBACK_PREFIX = "fallback."
-# The metrics compared with confidence intervals, and whether higher is better.
-HEADLINE = {
-    "intent.accuracy": True, "intent.macro_f1": True, "spam.f1": True,
-    "reply.bleu4": True, "reply.chrf": True, "fallback.rate": False, "lm.perplexity": False,
-}
 
 
 @dataclass
@@ -123,42 +136,58 @@ def headline(table: TurnTable, rows: np.ndarray | None = None) -> dict[str, floa
     return result
 
 
-def summarize(run: Run, table: TurnTable, model: dict[str, Any], logs: list[str]) -> dict:
-    """The whole ``metrics.json``: every key always present, null where the data does not
-    allow the metric (docs/evaluation.md lists them)."""
+def summarize(run: Run, table: TurnTable, model: ModelInfo | dict[str, Any], logs: list[str],
+              warnings: list[str] | None = None,
+              latency_sample: list[dict[str, float]] | None = None) -> Metrics:
+    """The whole ``metrics.json``: every key always present, None where the data does not
+    allow the metric (docs/evaluation.md lists them).
+
+    Args:
+        run: the run the table was built from.
+        table: its processed turns.
+        model: the pipeline's path and version (a dict may leave the version out).
+        logs: the files read.
+        warnings: e.g. gold intents the model does not know.
+        latency_sample: when the run went in batches, the per-plugin timings (ms) of turns
+            processed again one at a time (:mod:`chatbot.evaluation.latency`); the latency
+            percentiles come from them. Without it a batched run gets a mean latency only.
+    """
     top = headline(table)
     errors = [o for o in run.outcomes if o.message is None]
-    return {
-        "schema": SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": model,
-        "logs": logs,
-        "turns": table.size,
-        "failed": {"count": len(errors),
-                   "examples": [{"source": o.turn.source, "error": o.error} for o in errors[:20]]},
-        "intent": _intent(table, top),
-        "spam": _spam(table, top),
-        "reply": _reply(table, top),
-        "responders": _responders(table),
-        "fallback": {"rate": top["fallback.rate"], "count": int(table.fallback.sum())},
-        "lm": {"perplexity": top["lm.perplexity"], "replies": int((table.gold_tokens > 0).sum()),
-               "tokens": int(table.gold_tokens.sum())},
-        "latency_ms": _latency(table, run.batch_size),
-        "feedback": _feedback(table),
-        "throughput": {"turns_per_second": (len(run.outcomes) / run.seconds
-                                            if run.seconds else None),
-                       "seconds": run.seconds, "batch_size": run.batch_size},
-    }
+    return Metrics(
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=(model if isinstance(model, ModelInfo)
+               else ModelInfo.model_validate({"version": None, **model})),
+        logs=logs,
+        turns=table.size,
+        failed=Failed(count=len(errors), examples=[FailedTurn(source=o.turn.source,
+                                                              error=o.error)
+                                                   for o in errors[:20]]),
+        intent=_intent(table, top),
+        spam=_spam(table, top),
+        reply=_reply(table, top),
+        responders=_responders(table),
+        fallback=FallbackMetrics(rate=top["fallback.rate"], count=int(table.fallback.sum())),
+        lm=LmMetrics(perplexity=top["lm.perplexity"],
+                     replies=int((table.gold_tokens > 0).sum()),
+                     tokens=int(table.gold_tokens.sum())),
+        latency_ms=_latency(table, run.batch_size, latency_sample),
+        feedback=_feedback(table),
+        throughput=Throughput(turns_per_second=(len(run.outcomes) / run.seconds
+                                                if run.seconds else None),
+                              seconds=run.seconds, batch_size=run.batch_size),
+        warnings=warnings or [],
+    )
 
 
-def _intent(table: TurnTable, top: dict) -> dict[str, Any]:
+def _intent(table: TurnTable, top: dict) -> IntentMetrics:
     labelled = (table.intent_gold >= 0) & (table.intent_predicted >= 0)
     names = table.intent_labels
     if not labelled.any():  # every key, so that metrics.json keeps one shape
-        return {"turns": 0, **dict.fromkeys(
-                    ("accuracy", "macro_precision", "macro_recall", "macro_f1",
-                     "weighted_precision", "weighted_recall", "weighted_f1", "ood_recall")),
-                "per_intent": {}, "labels": [], "confusion": [], "confused_pairs": []}
+        return IntentMetrics(turns=0, accuracy=None, macro_precision=None, macro_recall=None,
+                             macro_f1=None, weighted_precision=None, weighted_recall=None,
+                             weighted_f1=None, ood_recall=None, per_intent={}, labels=[],
+                             confusion=[], confused_pairs=[])
     report = metrics.classification_report([names[i] for i in table.intent_gold[labelled]],
                                            [names[i] for i in table.intent_predicted[labelled]])
     ood_recall = None
@@ -166,40 +195,47 @@ def _intent(table: TurnTable, top: dict) -> dict[str, Any]:
         ood = labelled & (table.intent_gold == names.index(OOD_LABEL))
         if ood.any():
             ood_recall = float((table.intent_predicted[ood] == table.intent_gold[ood]).mean())
-    return {"turns": int(labelled.sum()), **report, "accuracy": top["intent.accuracy"],
-            "macro_f1": top["intent.macro_f1"], "ood_recall": ood_recall}
+    return IntentMetrics(
+        turns=int(labelled.sum()), accuracy=top["intent.accuracy"],
+        macro_precision=report["macro_precision"], macro_recall=report["macro_recall"],
+        macro_f1=top["intent.macro_f1"], weighted_precision=report["weighted_precision"],
+        weighted_recall=report["weighted_recall"], weighted_f1=report["weighted_f1"],
+        ood_recall=ood_recall,
+        per_intent={label: IntentScores(**scores)
+                    for label, scores in report["per_intent"].items()},
+        labels=report["labels"], confusion=report["confusion"],
+        confused_pairs=[ConfusedPair(**pair) for pair in report["confused_pairs"]])
 
 
-def _spam(table: TurnTable, top: dict) -> dict[str, Any]:
+def _spam(table: TurnTable, top: dict) -> SpamMetrics:
     known = (table.spam_gold >= 0) & ~np.isnan(table.spam_score)
     if not known.any():
-        return {"turns": 0, "spam": 0, "precision": None, "recall": None, "f1": None,
-                "roc_auc": None}
+        return SpamMetrics(turns=0, spam=0, precision=None, recall=None, f1=None, roc_auc=None)
     gold = table.spam_gold[known] == 1
     precision, recall, _ = metrics.binary_scores(gold, table.spam_flagged[known])
-    return {"turns": int(known.sum()), "spam": int(gold.sum()), "precision": precision,
-            "recall": recall, "f1": top["spam.f1"],
-            "roc_auc": metrics.roc_auc(gold, table.spam_score[known])}
+    return SpamMetrics(turns=int(known.sum()), spam=int(gold.sum()), precision=precision,
+                       recall=recall, f1=top["spam.f1"],
+                       roc_auc=metrics.roc_auc(gold, table.spam_score[known]))
 
 
-def _reply(table: TurnTable, top: dict) -> dict[str, Any]:
+def _reply(table: TurnTable, top: dict) -> ReplyMetrics:
     replies = [o.message.reply or "" for o in table.outcomes]
     gold = [o.turn.gold_reply for o in table.outcomes if o.turn.gold_reply]
     scored = table.has_gold_reply
-    return {
-        "turns": len(replies), "with_gold": int(scored.sum()),
-        "bleu4": top["reply.bleu4"], "chrf": top["reply.chrf"],
-        "bleu4_morpheme": top["reply.bleu4"],
-        "bleu4_eojeol": metrics.bleu_score(table.bleu_eojeol[scored]) if scored.any() else None,
-        "chrf_eojeol": top["reply.chrf"],
-        "chrf_morpheme": (metrics.chrf_score(table.chrf_morpheme[scored]) if scored.any()
-                          else None),
-        "distinct1": metrics.distinct(replies, 1) if replies else None,
-        "distinct2": metrics.distinct(replies, 2) if replies else None,
-        "mean_words": float(np.mean([len(r.split()) for r in replies])) if replies else None,
-        "mean_chars": float(np.mean([len(r) for r in replies])) if replies else None,
-        "gold_mean_words": float(np.mean([len(g.split()) for g in gold])) if gold else None,
-    }
+    return ReplyMetrics(
+        turns=len(replies), with_gold=int(scored.sum()),
+        bleu4=top["reply.bleu4"], chrf=top["reply.chrf"],
+        bleu4_morpheme=top["reply.bleu4"],
+        bleu4_eojeol=metrics.bleu_score(table.bleu_eojeol[scored]) if scored.any() else None,
+        chrf_eojeol=top["reply.chrf"],
+        chrf_morpheme=(metrics.chrf_score(table.chrf_morpheme[scored]) if scored.any()
+                       else None),
+        distinct1=metrics.distinct(replies, 1) if replies else None,
+        distinct2=metrics.distinct(replies, 2) if replies else None,
+        mean_words=float(np.mean([len(r.split()) for r in replies])) if replies else None,
+        mean_chars=float(np.mean([len(r) for r in replies])) if replies else None,
+        gold_mean_words=float(np.mean([len(g.split()) for g in gold])) if gold else None,
+    )
 
 
 def _responders(table: TurnTable) -> dict[str, float]:
@@ -207,25 +243,57 @@ def _responders(table: TurnTable) -> dict[str, float]:
     return {name: count / table.size for name, count in counts.most_common()}
 
 
-def _latency(table: TurnTable, batch_size: int) -> dict[str, Any]:
-    totals = [sum(o.message.timings_ms.values()) for o in table.outcomes]
-    per_plugin: dict[str, list[float]] = {}
-    for outcome in table.outcomes:
-        for name, ms in outcome.message.timings_ms.items():
-            per_plugin.setdefault(name, []).append(ms)
+def _latency(table: TurnTable, batch_size: int,
+             sample: list[dict[str, float]] | None) -> LatencyMetrics:
+    """Latency per turn and per plugin, from turns that were processed one at a time.
+
+    In a batch every message gets an equal share of each plugin's time, so all the turns of a
+    batch have the same latency and percentiles over them would pass a batch's mean off as a
+    spread. A batched run therefore takes its percentiles from ``sample``; without one it gives
+    the mean only.
+    """
     logged = [o.turn.logged_latency_ms for o in table.outcomes
               if o.turn.logged_latency_ms is not None]
-    return {**metrics.percentiles(totals),
-            "measured": "one at a time" if batch_size == 1 else
-                        f"each turn's share of its batch of {batch_size}",
-            "per_plugin": {name: metrics.percentiles(values)
-                           for name, values in per_plugin.items()},
-            "logged": metrics.percentiles(logged) if logged else None}
+    logged_percentiles = Percentiles(**metrics.percentiles(logged)) if logged else None
+    if batch_size == 1:
+        timings, measured = [o.message.timings_ms for o in table.outcomes], "one at a time"
+    elif sample:
+        timings = sample
+        measured = (f"one at a time, on a sample of {len(sample):,} of the {table.size:,} turns, "
+                    "spread over the log and processed again alone after the run (in its "
+                    f"batches of {batch_size}, every turn of a batch gets the same share of the "
+                    "batch's time)")
+    else:
+        shares = [o.message.timings_ms for o in table.outcomes]
+        return LatencyMetrics(
+            **_mean_only([sum(t.values()) for t in shares]).model_dump(),
+            measured=(f"each turn's share of its batch of {batch_size}: a mean only, since the "
+                      "turns of a batch share one time"),
+            per_plugin={name: _mean_only(values) for name, values in _by_plugin(shares).items()},
+            logged=logged_percentiles)
+    return LatencyMetrics(
+        **metrics.percentiles([sum(t.values()) for t in timings]), measured=measured,
+        per_plugin={name: Percentiles(**metrics.percentiles(values))
+                    for name, values in _by_plugin(timings).items()},
+        logged=logged_percentiles)
 
 
-def _feedback(table: TurnTable) -> dict[str, int]:
+def _by_plugin(timings: list[dict[str, float]]) -> dict[str, list[float]]:
+    """Plugin → its times, in pipeline order (the order plugins ran in the first turn)."""
+    per_plugin: dict[str, list[float]] = {}
+    for turn in timings:
+        for name, ms in turn.items():
+            per_plugin.setdefault(name, []).append(ms)
+    return per_plugin
+
+
+def _mean_only(values: list[float]) -> Percentiles:
+    return Percentiles(p50=None, p95=None, p99=None, mean=metrics.percentiles(values)["mean"])
+
+
+def _feedback(table: TurnTable) -> Feedback:
     given = Counter(o.turn.feedback for o in table.outcomes)
-    return {"likes": given.get(1, 0), "dislikes": given.get(-1, 0)}
+    return Feedback(likes=given.get(1, 0), dislikes=given.get(-1, 0))
 
 
 def turn_scores(table: TurnTable) -> list[dict[str, Any]]:
