@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
 import sys
 import time
@@ -40,6 +39,7 @@ from common import write_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from chatbot.config import load_config
+from chatbot.contract import RetrievalCandidate
 from chatbot.data.corpus import Corpus
 from chatbot.data.datasets import load_dataset
 from chatbot.data.splits import split_examples
@@ -48,6 +48,7 @@ from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot.training.threads import apply_thread_policy
 from chatbot_plugins.respond.base import Answer, text_of
+from chatbot_plugins.respond.seq2seq import rerank
 
 SPEED_QUESTIONS = 64
 # 1.01: retrieval never answers alone
@@ -96,9 +97,9 @@ class Written:
     """seq2seq's and the LM's reply to every question, computed once: they do not depend on
     retrieval's settings."""
 
-    replies: list[Answer]
-    scores: list[float]  # seq2seq's mean token log-probability
-    sampled: list[tuple[str, float]]  # the LM's reply and confidence
+    replies: list[Answer | str]  # seq2seq's (a string: it wrote nothing)
+    log_probs: list[float]  # their mean token log-probability
+    sampled: list[Answer]  # the LM's
 
 
 @dataclass
@@ -108,7 +109,7 @@ class Retrieved:
     reranking) can be replayed without running the models again."""
 
     nearest: list[Answer]
-    candidates: list[list[tuple[dict, float]]]  # (candidate, its log-likelihood) per question
+    candidates: list[list[tuple[RetrievalCandidate, float]]]  # with their log-likelihood
 
 
 def set_retrieval(pipeline: Pipeline, **settings: float) -> None:
@@ -128,9 +129,7 @@ def apply_settings(pipeline: Pipeline, overrides: list[str]) -> None:
 def written(pipeline: Pipeline, messages: list[Message]) -> Written:
     seq2seq, lm = plugin(pipeline, "respond.seq2seq"), plugin(pipeline, "fallback.lm")
     decoded = seq2seq.decode([text_of(m) for m in messages])
-    replies = [Answer(seq2seq.subwords.decode(tokens), math.exp(score))
-               for tokens, score in zip(decoded.tokens, decoded.scores, strict=True)]
-    return Written(replies, decoded.scores, lm.generate(messages))
+    return Written(seq2seq.replies(decoded), decoded.mean_log_probs, lm.generate(messages))
 
 
 def retrieved(pipeline: Pipeline, messages: list[Message]) -> Retrieved:
@@ -139,38 +138,29 @@ def retrieved(pipeline: Pipeline, messages: list[Message]) -> Retrieved:
     for message in messages:  # retrieval leaves its candidates here; take this run's
         message.extras.pop("retrieval", None)
     nearest = retrieval.answer(messages)
-    texts = [text_of(m) for m in messages]
-    rows = [(i, c) for i, m in enumerate(messages) for c in m.extras["retrieval"]["candidates"]]
-    likelihoods = seq2seq.likelihood([texts[i] for i, _ in rows], [c["answer"] for _, c in rows])
-    candidates: list[list[tuple[dict, float]]] = [[] for _ in messages]
-    for (index, candidate), likelihood in zip(rows, likelihoods, strict=True):
-        candidates[index].append((candidate, likelihood))
-    return Retrieved(nearest, candidates)
+    return Retrieved(nearest, seq2seq.score_candidates(messages, [text_of(m) for m in messages]))
 
 
 def replay_chain(pipeline: Pipeline, found: Retrieved, wrote: Written, threshold: float,
                  bonus: float | None) -> list[str]:
     """The chain's replies had retrieval used ``threshold`` and seq2seq reranked with
-    ``bonus`` (None: no reranking), the rest as configured."""
+    ``bonus`` (None: no reranking), the rest as configured. Reranking is seq2seq's own
+    (``rerank``), on the scores computed once."""
     seq2seq, lm = plugin(pipeline, "respond.seq2seq"), plugin(pipeline, "fallback.lm")
     replies = []
     for index, near in enumerate(found.nearest):
         if near.confidence >= threshold:
             replies.append(near.text)
             continue
-        write, score = wrote.replies[index], wrote.scores[index]
-        if bonus is not None and found.candidates[index]:
-            total, candidate, likelihood = max(
-                (likelihood + bonus * candidate["similarity"], candidate, likelihood)
-                for candidate, likelihood in found.candidates[index])
-            if total > score:
-                write = Answer(candidate["answer"], math.exp(likelihood))
-        if write.confidence >= seq2seq.config.threshold and write.text.strip():
+        write = wrote.replies[index]
+        if bonus is not None:
+            write, _ = rerank(write, wrote.log_probs[index], found.candidates[index], bonus)
+        if isinstance(write, Answer) and write.confidence >= seq2seq.config.threshold:
             replies.append(write.text)
         else:
-            sample, confidence = wrote.sampled[index]
-            replies.append(sample if confidence >= lm.config.threshold
-                           else lm.config.canned_reply)
+            sample = wrote.sampled[index]
+            replies.append(sample.text if sample.confidence >= lm.config.threshold
+                           and sample.text.strip() else lm.config.canned_reply)
     return replies
 
 
@@ -274,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     chain = [m.reply for m in messages]
     responders = Counter(m.responder for m in messages)
     lm = plugin(pipeline, "fallback.lm")
-    lm_alone = [reply for reply, _ in lm.generate(messages)]  # it reads the normalized text
+    lm_alone = [answer.text for answer in lm.generate(messages)]  # it reads the normalized text
     baseline = tfidf_retrieval(train, dev)
     retrieval = plugin(pipeline, "respond.retrieval")
     configured = retrieval.config

@@ -5,12 +5,13 @@ respond plugin's own network, decoding and training loop.
                                       [--threads 1] [--quick] [--progress]
 
 The network is chatbot_plugins.respond.seq2seq_model.Seq2Seq, decoded by
-chatbot_plugins.respond.decoding.greedy and trained by chatbot.training.loop.fit: the same code as
-the plugin, not a copy. As in the book, every epoch ends with greedy decoding of the whole test
-set and the score is whole-answer exact match; there is no dev set and no model selection (the
-test set is what fit's evaluate callback scores; its patience is the number of epochs, so it
-never stops early), and the numbers reported are those after the last epoch. Adam (AdamW with
-weight decay 0) at 1e-3, batch 128, gradient norm clipped at 5, no dropout, teacher forcing.
+chatbot_plugins.generation.decoding.greedy and trained by chatbot.training.loop.fit: the same
+code as the plugin, not a copy. As in the book, every epoch ends with greedy decoding of the
+whole test set and the score is whole-answer exact match; there is no dev set and no model
+selection (the test set is what fit's evaluate callback scores; its patience is the number of
+epochs, so it never stops early), and the numbers reported are those after the last epoch. Adam
+(AdamW with weight decay 0) at 1e-3, batch 128, gradient norm clipped at 5, no dropout, teacher
+forcing.
 
   - addition (ch. 7): "a+b", space-padded to 7 characters -> "_" + the sum, padded with spaces
     to 5 characters, which the model writes too (4 decoding steps after "_"). a and b have 1-3
@@ -51,7 +52,7 @@ from torch.nn import functional as F
 from chatbot.plugin import TrainContext
 from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.threads import apply_thread_policy
-from chatbot_plugins.respond.decoding import greedy
+from chatbot_plugins.generation.decoding import greedy
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
 
 SEED = 1984  # the data; the book shuffles its files with this seed

@@ -57,7 +57,7 @@ class AttentionMap:
 class RerankContest:
     """Why a generator kept its own reply or took a retrieved one."""
 
-    written_score: float
+    written_score: float | None  # None: the model wrote no reply (an empty one)
     retrieved_score: float
     retrieved_question: str
     chosen: str  # "written" | "retrieved"

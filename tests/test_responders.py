@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -13,9 +14,9 @@ from chatbot.errors import ChatbotError, ConfigError
 from chatbot.message import Message, Prediction
 from chatbot.pipeline import Pipeline
 from chatbot.trace import format_trace
-from chatbot_plugins.respond.decoding import greedy, mean_log_likelihood
-from chatbot_plugins.respond.sampling import filter_logits
-from chatbot_plugins.respond.subwords import BOS, EOS
+from chatbot_plugins.generation.decoding import greedy, mean_log_likelihood
+from chatbot_plugins.generation.subwords import BOS, EOS
+from chatbot_plugins.respond.base import Responder
 from chatbot_plugins.respond.template import TemplateConfig, TemplateResponder
 from tests.conftest import CHAIN
 
@@ -89,12 +90,24 @@ def test_seq2seq_decodes_in_batches_like_one_by_one_with_attention(bot):
         single = seq2seq.decode([text])
         assert single.tokens[0] == batch.tokens[index]
         assert single.scores[0] == pytest.approx(batch.scores[index], abs=1e-4)
+        assert single.mean_log_probs[0] == pytest.approx(batch.mean_log_probs[index], abs=1e-4)
     message = Message("배고파 뭐 먹지", normalized="배고파 뭐 먹지")
     seq2seq.answer([message])
     attention = message.extras["attention"]
-    weights = torch.tensor(attention["weights"])
-    assert weights.shape == (len(attention["reply"]), len(attention["source"]))
+    weights = torch.tensor(attention.weights)
+    assert weights.shape == (len(attention.reply), len(attention.source))
     assert torch.allclose(weights.sum(dim=1), torch.ones(len(weights)), atol=0.01)
+
+
+def test_seq2seq_attention_in_the_trace_is_valid_json_even_when_the_model_breaks(bot):
+    seq2seq = plugin(bot, "respond.seq2seq")
+    source = seq2seq.sources(["배고파 뭐 먹지"])[0]
+    weights = torch.full((2, len(source)), 1.0 / len(source))
+    weights[0, 0], weights[1, -1] = float("nan"), float("inf")
+    trace = seq2seq._attention_trace("배고파 뭐 먹지", [5, 6], weights)
+    json.dumps(trace.weights, allow_nan=False)  # raises on NaN or infinity
+    assert trace.weights[0][0] == 0.0 and trace.weights[1][-1] == 0.0
+    assert trace.weights[0][-1] == round(1.0 / len(source), 3)
 
 
 def test_seq2seq_likelihood_of_its_own_reply_is_its_score(bot):
@@ -102,9 +115,63 @@ def test_seq2seq_likelihood_of_its_own_reply_is_its_score(bot):
     source = torch.tensor([seq2seq.sources(["배고파 뭐 먹지"])[0]])  # (1, src_len)
     decoded = greedy(seq2seq.model, source, BOS, EOS, 20)
     tokens = decoded.tokens[0]
-    scored = mean_log_likelihood(seq2seq.model, source, torch.tensor([[BOS, *tokens]]),
-                                 torch.tensor([[*tokens, EOS]]))
-    assert scored[0] == pytest.approx(decoded.scores[0], abs=1e-4)
+    with torch.no_grad():
+        logits = seq2seq.model(source, torch.tensor([[BOS, *tokens]]))  # (1, tgt, vocab)
+    scored = mean_log_likelihood(logits, torch.tensor([[*tokens, EOS]]))
+    assert scored[0] == pytest.approx(decoded.mean_log_probs[0], abs=1e-4)
+
+
+SEQ2SEQ_TEXTS = ["배고파 뭐 먹지", "내일 비 와?", "고마워", "주말에 뭐 하지", "회사 가기 싫다",
+                 "오늘 너무 우울해", "요즘 잠이 안 와", "친구랑 싸웠어"]
+
+
+def test_seq2seq_confidence_does_not_depend_on_the_length_penalty(bot, monkeypatch):
+    seq2seq = plugin(bot, "respond.seq2seq")
+    messages = [Message(text, normalized=text) for text in SEQ2SEQ_TEXTS]
+    answered = {}
+    for penalty in (0.0, 1.0, 2.0):
+        monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
+            update={"length_penalty": penalty, "threshold": 0.0}))
+        answered[penalty] = (seq2seq.decode(SEQ2SEQ_TEXTS), seq2seq.answer(messages))
+    plain, plain_answers = answered[1.0]
+    same = 0
+    for penalty in (0.0, 2.0):
+        result, answers = answered[penalty]
+        for index, tokens in enumerate(result.tokens):
+            if tokens != plain.tokens[index] or not tokens:
+                continue  # another reply, or one (EOS alone) whose length does not weigh
+            same += 1
+            # The penalty changes how the reply ranked, not how sure of it the model is.
+            assert result.scores[index] != pytest.approx(plain.scores[index], abs=1e-4)
+            assert result.mean_log_probs[index] == pytest.approx(plain.mean_log_probs[index],
+                                                                 abs=1e-5)
+            assert answers[index].confidence == pytest.approx(
+                plain_answers[index].confidence, abs=1e-5)
+    assert same >= 3
+
+
+@pytest.mark.parametrize("penalty", [1.0, 2.0])
+def test_seq2seq_confidence_is_the_likelihood_of_its_reply(bot, monkeypatch, penalty):
+    """What reranking compares: the written reply's confidence and the likelihood of an answer
+    are one scale, whatever the length penalty. A decoded reply's text may read back as other
+    subwords ('.' decoded alone is '▁' '.' encoded), so the likelihood is taken of the reply's
+    own ids."""
+    seq2seq = plugin(bot, "respond.seq2seq")
+    monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
+        update={"length_penalty": penalty}))
+    result = seq2seq.decode(SEQ2SEQ_TEXTS)
+    answers = seq2seq.answer([Message(text, normalized=text) for text in SEQ2SEQ_TEXTS])
+    checked = 0
+    for text, tokens, answer in zip(SEQ2SEQ_TEXTS, result.tokens, answers, strict=True):
+        if isinstance(answer, str) or len(tokens) >= seq2seq.config.max_reply - 1:
+            continue  # no reply, or one cut short (the likelihood counts an end of reply)
+        checked += 1
+        likelihood = seq2seq.likelihood_of_ids([text], [tokens])[0]
+        assert answer.confidence == pytest.approx(math.exp(likelihood), abs=1e-4)
+        ids = seq2seq.subwords.encode([answer.text])[0]
+        assert seq2seq.likelihood([text], [answer.text]) == pytest.approx(
+            seq2seq.likelihood_of_ids([text], [ids]), abs=1e-6)
+    assert checked >= 3
 
 
 def test_seq2seq_rerank_can_choose_a_retrieved_answer(bot, monkeypatch):
@@ -114,26 +181,72 @@ def test_seq2seq_rerank_can_choose_a_retrieved_answer(bot, monkeypatch):
     monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
         update={"threshold": 0.0, "rerank": True, "rerank_bonus": 100.0}))
     message = bot.process_texts(["오늘 회사 가기 너무 싫다"])[0]
-    candidates = message.extras["retrieval"]["candidates"]
+    candidates = message.extras["retrieval"].candidates
     assert 1 <= len(candidates) <= 3 and message.responder == "respond.seq2seq"
-    assert message.extras["rerank"]["chosen"] == "retrieved"
-    assert message.reply in [c["answer"] for c in candidates] and "attention" not in message.extras
+    assert message.extras["rerank"].chosen == "retrieved"
+    assert message.reply in [c.answer for c in candidates] and "attention" not in message.extras
+    # The retrieved answer's confidence is its likelihood under the model, bonus left out.
+    likelihood = seq2seq.likelihood([message.normalized], [message.reply])[0]
+    assert message.reply_confidence == pytest.approx(math.exp(likelihood), abs=1e-4)
     monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
         update={"rerank_bonus": 0.0}))
     message = bot.process_texts(["오늘 회사 가기 너무 싫다"])[0]
     contest = message.extras["rerank"]
-    assert contest["chosen"] == ("retrieved" if contest["retrieved_score"]
-                                 > contest["written_score"] else "written")
+    assert contest.chosen == ("retrieved" if contest.retrieved_score > contest.written_score
+                              else "written")
+    if contest.chosen == "written":  # the written reply competed with its confidence's score
+        assert message.reply_confidence == pytest.approx(math.exp(contest.written_score),
+                                                         abs=1e-3)
+
+
+def test_rerank_without_a_written_reply_takes_the_retrieved_one_and_stays_valid_json():
+    from chatbot.contract import RetrievalCandidate
+    from chatbot_plugins.respond.seq2seq import rerank
+
+    candidate = RetrievalCandidate("배고파", "밥 먹으러 가요", 0.8)
+    answer, contest = rerank("the model produced an empty reply", 0.0, [(candidate, -2.0)], 1.0)
+    assert answer.text == "밥 먹으러 가요" and contest.chosen == "retrieved"
+    assert contest.written_score is None
+    message = Message("배고파", extras={"rerank": contest})
+    json.dumps(message.to_dict(), allow_nan=False)  # as the log store writes it
+
+
+def test_seq2seq_rerank_weighs_the_written_reply_by_its_mean_log_probability(bot, monkeypatch):
+    """Not by its beam score: with a length penalty other than 1 the two differ."""
+    retrieval, seq2seq = plugin(bot, "respond.retrieval"), plugin(bot, "respond.seq2seq")
+    monkeypatch.setattr(retrieval, "config", retrieval.config.model_copy(
+        update={"threshold": 1.0, "candidates": 3}))
+    for penalty in (0.0, 2.0):
+        monkeypatch.setattr(seq2seq, "config", seq2seq.config.model_copy(
+            update={"threshold": 0.0, "rerank": True, "length_penalty": penalty}))
+        message = bot.process_texts(["주말에 뭐 하지"])[0]
+        decoded = seq2seq.decode([message.normalized])
+        assert decoded.tokens[0]  # with EOS 2 tokens or more: the penalty weighs
+        assert message.extras["rerank"].written_score == pytest.approx(
+            decoded.mean_log_probs[0], abs=1e-3)
 
 
 def test_fallback_always_answers_repeatably_and_cans_what_it_doubts(bot, monkeypatch):
     lm = plugin(bot, "fallback.lm")
+    assert isinstance(lm, Responder)
     assert 1 < lm.dev_perplexity < 800
     first = lm.generate([Message("주말에 뭐 하지")])[0]
     assert lm.generate([Message("주말에 뭐 하지"), Message("아무거나")])[0] == first
-    monkeypatch.setattr(lm, "config", lm.config.model_copy(update={"threshold": 1.0}))
+    monkeypatch.setattr(lm, "config", lm.config.model_copy(update={"threshold": 0.0}))
     message = lm.process([Message("주말에 뭐 하지")])[0]
-    assert message.reply == lm.config.canned_reply and "unsure" in message.notes[lm.name]
+    assert (message.reply, message.reply_confidence) == (first.text, first.confidence)
+    assert lm.name not in message.notes
+    monkeypatch.setattr(lm, "config", lm.config.model_copy(update={"threshold": 1.0}))
+    answered = Message("안녕", reply="안녕하세요!", responder="respond.template")
+    message, answered = lm.process([Message("주말에 뭐 하지"), answered])
+    # Declined, with the reason and what it would have said, and still answered.
+    assert message.reply == lm.config.canned_reply and message.responder == lm.name
+    assert message.reply_confidence == pytest.approx(first.confidence)
+    note = message.notes[lm.name]
+    assert note.startswith("declined: confidence") and "below threshold 1.0" in note
+    assert first.text[:10] in note and note.endswith("the canned reply instead")
+    # A message that already has a reply is left alone.
+    assert answered.reply == "안녕하세요!" and lm.name not in answered.notes
 
 
 def test_the_trained_chain_round_trips(bot, tmp_path):
@@ -149,14 +262,6 @@ def test_responders_need_dialog_pairs():
     pipeline = Pipeline.from_config(parse_config(text))
     with pytest.raises(ChatbotError, match="needs dialog pairs"):
         pipeline.fit(Corpus(examples=[Example("안녕", intent="greeting")]))
-
-
-def test_top_k_and_top_p_keep_the_likeliest_tokens():
-    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
-    assert torch.isfinite(filter_logits(logits, top_k=2)).sum() == 2
-    kept = torch.isfinite(filter_logits(logits, top_p=0.7))
-    assert kept.tolist() == [[True, True, False, False, False]]
-    assert torch.isfinite(filter_logits(logits, top_p=0.01)).sum() == 1
 
 
 def test_hybrid_retrieval_uses_sentence_vectors_and_round_trips(demo_corpus, tmp_path):

@@ -1,4 +1,5 @@
-"""respond seq2seq: the network's shapes, masking and step API, and greedy / beam decoding.
+"""respond seq2seq: the network's shapes, masking and step API, and greedy / beam decoding
+(chatbot_plugins.generation) of it.
 
 A tiny attention model learns to reverse digit strings in a few seconds, so decoding is tested
 on a model that really knows its task.
@@ -13,7 +14,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from chatbot_plugins.respond.decoding import DecodeResult, beam_search, block_repeats, greedy
+from chatbot_plugins.generation.beam import beam_search, block_repeats
+from chatbot_plugins.generation.decoding import DecodeResult, greedy
 from chatbot_plugins.respond.seq2seq_model import ATTENTIONS, Seq2Seq, reorder_state
 
 torch.set_num_threads(1)
@@ -100,9 +102,9 @@ def test_forward_shapes_and_gradients(cell: str, attention: str):
     assert encoded.memory.shape == (3, 5, 12)
     assert encoded.summary.shape == (3, 12)
     assert encoded.lengths.tolist() == [3, 5, 1]
-    log_probs, state, weights = model.step(torch.tensor([1, 1, 1]), encoded.state, encoded)
-    assert log_probs.shape == (3, 17)
-    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3))
+    logits, state, weights = model.step(torch.tensor([1, 1, 1]), model.start(source))
+    assert logits.shape == (3, 17) and logits.dtype == torch.float32
+    assert state.encoded.memory.shape == (3, 5, 12)
     assert (weights is None) == (attention == "none")
     if weights is not None:
         assert weights.shape == (3, 5)
@@ -119,11 +121,11 @@ def test_step_api_reproduces_forward(attention: str, peeky: bool):
     source, target_in = source.clamp(max=10), target_in.clamp(max=10)
     with torch.no_grad():
         expected = torch.log_softmax(model(source, target_in), dim=-1)  # (B, T, V)
-        encoded = model.encode(source)
-        state = encoded.state
+        state = model.start(source)
         for position in range(target_in.size(1)):
-            log_probs, state, _ = model.step(target_in[:, position], state, encoded)
-            assert torch.allclose(log_probs, expected[:, position], atol=1e-5)
+            logits, state, _ = model.step(target_in[:, position], state)
+            assert torch.allclose(torch.log_softmax(logits, dim=-1), expected[:, position],
+                                  atol=1e-5)
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "luong_dot"])
@@ -166,8 +168,7 @@ def test_attention_is_a_distribution_over_real_tokens_only():
     for kind in ("bahdanau", "luong_dot", "luong_general"):
         model = Seq2Seq(11, 11, embed_dim=8, hidden=16, attention=kind).eval()
         source = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]])
-        encoded = model.encode(source)
-        _, _, weights = model.step(torch.tensor([BOS, BOS]), encoded.state, encoded)
+        _, _, weights = model.step(torch.tensor([BOS, BOS]), model.start(source))
         assert torch.allclose(weights.sum(-1), torch.ones(2))
         assert torch.all(weights[0, 3:] == 0)
         result = greedy(model, source, BOS, EOS, max_len=6)
@@ -189,11 +190,19 @@ def test_index_select_and_reorder_state():
     assert torch.equal(picked.mask[0], encoded.mask[1])
     assert torch.equal(picked.state[1][:, 1], encoded.state[1][:, 1])
     assert torch.equal(reorder_state(encoded.state[0], indices)[:, 2], encoded.state[0][:, 0])
-    # Stepping the reordered rows equals stepping the originals.
+    # Stepping the selected rows equals stepping the originals.
     tokens = torch.tensor([BOS, BOS])
-    log_probs, _, _ = model.step(tokens, encoded.state, encoded)
-    picked_log_probs, _, _ = model.step(tokens[indices], picked.state, picked)
-    assert torch.allclose(picked_log_probs, log_probs[indices], atol=1e-6)
+    state = model.start(source)
+    logits, after, _ = model.step(tokens, state)
+    selected = model.select(state, indices)
+    assert torch.equal(selected.encoded.memory, picked.memory)
+    picked_logits, _, _ = model.step(tokens[indices], selected)
+    assert torch.allclose(picked_logits, logits[indices], atol=1e-6)
+    # Reordering rows that read the same source (beam search) moves only the recurrent state.
+    twice = model.select(state, torch.tensor([0, 0, 1, 1]))
+    swapped = model.select(twice, torch.tensor([1, 0, 3, 2]), same_inputs=True)
+    assert swapped.encoded is twice.encoded
+    assert torch.equal(swapped.recurrent[0][:, 0], twice.recurrent[0][:, 1])
 
 
 def _cpu_has_bf16_lstm() -> bool:
@@ -255,7 +264,27 @@ def test_scores_are_the_mean_log_probability_of_the_output(reverser, held_out):
             tokens = result.tokens[row]
             ended = len(tokens) < 8
             total = sequence_log_prob(reverser, source[row:row + 1], tokens, ended)
-            assert result.scores[row] == pytest.approx(total / (len(tokens) + ended), abs=1e-4)
+            mean = total / (len(tokens) + ended)
+            assert result.mean_log_probs[row] == pytest.approx(mean, abs=1e-4)
+            assert result.scores[row] == pytest.approx(mean, abs=1e-4)  # length_penalty 1
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 0.5, 2.0])
+def test_the_length_penalty_changes_the_ranking_score_not_the_mean_log_probability(
+        length_penalty: float):
+    """Beam search ranks by sum / length ** penalty, but reports every output's mean token
+    log-probability as it is: a reply's confidence does not depend on the penalty."""
+    torch.manual_seed(10)
+    model = Seq2Seq(VOCAB, VOCAB, embed_dim=16, hidden=32, attention="bahdanau").eval()
+    source, _, _, _ = digit_batch(random.Random(5), 12)
+    result = beam_search(model, source, BOS, EOS, max_len=6, beam=3,
+                         length_penalty=length_penalty)
+    for row, tokens in enumerate(result.tokens):
+        ended = len(tokens) < 6
+        total = sequence_log_prob(model, source[row:row + 1], tokens, ended)
+        count = len(tokens) + ended
+        assert result.mean_log_probs[row] == pytest.approx(total / count, abs=1e-4)
+        assert result.scores[row] == pytest.approx(total / count ** length_penalty, abs=1e-4)
 
 
 def raw_sums(result: DecodeResult, max_len: int) -> list[float]:
@@ -354,3 +383,5 @@ def test_temperature_changes_scores_not_choices(reverser, held_out):
     hot = greedy(reverser, source[:10], BOS, EOS, max_len=8, temperature=2.0)
     assert hot.tokens == plain.tokens
     assert all(h < p for h, p in zip(hot.scores, plain.scores, strict=True))
+    assert hot.mean_log_probs == pytest.approx(plain.mean_log_probs, abs=1e-6)
+    assert plain.mean_log_probs == pytest.approx(plain.scores, abs=1e-6)

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -51,6 +51,18 @@ class TrainSettings(PluginConfig):
     dev_share: float = Field(0.1, gt=0, lt=0.5, description="share of the data held out as dev")
 
 
+class Resumable(Protocol):
+    """Training state of a plugin's own (a schedule) that checkpoints keep with the epoch."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state as JSON values."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Go back to a state that :meth:`state_dict` gave."""
+        ...
+
+
 class TrainingInterrupted(ChatbotError):
     """Ctrl-C during training: the last finished epoch is saved and can be resumed."""
 
@@ -72,6 +84,7 @@ def fit(
     context: TrainContext,
     name: str,
     monitor: str,
+    resumable: dict[str, Resumable] | None = None,
 ) -> History:
     """Train ``model`` in place and leave it with the weights of its best dev epoch.
 
@@ -86,6 +99,8 @@ def fit(
         context: device, precision, seed, the checkpoint folder, resume, progress.
         name: the plugin's name, for the progress bar and the checkpoint folder.
         monitor: the metric of ``evaluate`` to early-stop on (higher is better).
+        resumable: state of the plugin's own that changes as it trains (a teacher-forcing
+            schedule), by name: saved with every checkpoint, restored on resume.
     """
     seed_everything(context.seed)
     device = distributed.setup(resolve_device(context.device))
@@ -116,6 +131,11 @@ def fit(
         history = History.from_dict(state["history"])
         start_epoch, best_score, waited = state["epoch"] + 1, state["best_score"], state["waited"]
         best_state = _load_best(folder, model)
+        for key, part in (resumable or {}).items():
+            if key in state.get("resumable", {}):
+                part.load_state_dict(state["resumable"][key])
+            else:
+                logger.warning("%s: the checkpoint has no %s; it starts afresh", name, key)
         logger.info("%s: resuming after epoch %d", name, state["epoch"])
 
     started, seen = time.perf_counter(), 0
@@ -150,7 +170,8 @@ def fit(
                 waited += 1
             logger.info("%s epoch %d: %s", name, epoch, row)
             if folder and distributed.is_main():
-                _save(folder, model, optimizer, history, epoch, best_score, waited, best_state)
+                _save(folder, model, optimizer, history, epoch, best_score, waited, best_state,
+                      resumable or {})
         history.stopped_early = waited >= settings.patience and epoch < settings.epochs
     except KeyboardInterrupt:
         raise TrainingInterrupted(
@@ -193,7 +214,8 @@ def _train_epoch(model, loader, loss_fn, optimizer, scaler, settings, device, dt
     return distributed.mean(total / max(count, 1), device), count
 
 
-def _save(folder, model, optimizer, history, epoch, best_score, waited, best_state) -> None:
+def _save(folder, model, optimizer, history, epoch, best_score, waited, best_state,
+          resumable) -> None:
     from chatbot.training.checkpoint import save_weights
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,6 +225,7 @@ def _save(folder, model, optimizer, history, epoch, best_score, waited, best_sta
     save_checkpoint(folder / "checkpoint", model, optimizer, {
         "epoch": epoch, "best_score": best_score, "waited": waited,
         "history": history.to_dict(),
+        "resumable": {key: part.state_dict() for key, part in resumable.items()},
     })
 
 

@@ -1,9 +1,11 @@
 """fallback.lm: a language model that answers whatever the responders before it declined.
 
 It learns the dialog corpus as "question <sep> answer" sequences, so that given a question
-and <sep> it continues with an answer. Sampling is top-k / top-p with a temperature, seeded
-per message so the same message gets the same reply. It always answers: when even its own
-reply is unlikely (mean token probability below ``threshold``), it gives the canned reply.
+and <sep> it continues with an answer. Sampling is top-k / top-p with a temperature
+(chatbot_plugins.generation), seeded per message so the same message gets the same reply. It
+is a responder like the others (it answers open messages only, and declines a reply whose mean
+token probability is below ``threshold``, saying why), and the last one: a message whose
+generated reply it declined gets the canned reply, so every message is answered.
 """
 
 from __future__ import annotations
@@ -23,15 +25,21 @@ from torch.nn import functional as F
 from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
-from chatbot.plugin import Package, Plugin, TrainContext
+from chatbot.plugin import Package, TrainContext
 from chatbot.training.checkpoint import save_weights
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
-from chatbot.training.safe_load import SavedState, finite_confidence
+from chatbot.training.safe_load import SavedState
 from chatbot_plugins.fallback.lm_model import LstmLanguageModel
-from chatbot_plugins.respond.base import dialog_pairs, text_of
-from chatbot_plugins.respond.sampling import filter_logits
-from chatbot_plugins.respond.subwords import BOS, EOS, PAD, SEP, Subwords
+from chatbot_plugins.generation.decoding import inference, sample
+from chatbot_plugins.generation.subwords import BOS, EOS, PAD, SEP, Subwords
+from chatbot_plugins.respond.base import (
+    Answer,
+    Responder,
+    ResponderConfig,
+    dialog_pairs,
+    text_of,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -46,7 +54,7 @@ META_FILE = "lm.json"
 MAX_PROMPT = 48  # subwords of the question the model sees (its end)
 
 
-class LanguageModelConfig(TrainSettings):
+class LanguageModelConfig(TrainSettings, ResponderConfig):
     epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
     vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
@@ -71,7 +79,7 @@ class LanguageModelConfig(TrainSettings):
     )
 
 
-class LanguageModelFallback(Plugin):
+class LanguageModelFallback(Responder):
     """An LSTM language model over question <sep> answer; answers every open message."""
 
     name = "fallback.lm"
@@ -87,6 +95,7 @@ class LanguageModelFallback(Plugin):
         self.subwords: Subwords | None = None
         self.history = History()
         self.dev_perplexity: float | None = None
+        self._confidence: dict[int, float] = {}  # id(message) → its generated reply's, in process
 
     # -- training ----------------------------------------------------------------------------
 
@@ -124,70 +133,47 @@ class LanguageModelFallback(Plugin):
 
     # -- running -----------------------------------------------------------------------------
 
+    def answer(self, messages: list[Message]) -> list[Answer | str]:
+        """Its sampled reply to each message (see :meth:`generate`)."""
+        generated = self.generate(messages)
+        # For process: a canned reply carries the confidence of the reply it stands in for.
+        self._confidence = {id(m): a.confidence for m, a in zip(messages, generated,
+                                                                 strict=True)}
+        return [answer if answer.text.strip() else "the model produced an empty reply"
+                for answer in generated]
+
     def process(self, messages: list[Message]) -> list[Message]:
-        open_messages = [m for m in messages if m.reply is None]
-        if not open_messages:
-            return messages
-        for message, (reply, confidence) in zip(open_messages, self.generate(open_messages),
-                                                 strict=True):
-            confidence = finite_confidence(self.name, confidence)
-            if confidence < self.config.threshold or not reply.strip():
-                message.notes[self.name] = (
-                    f"unsure (confidence {confidence:.2f} below {self.config.threshold}): "
-                    f"canned reply instead of {reply[:30]!r}"
-                )
-                reply = self.config.canned_reply
-            message.reply, message.responder = reply, self.name
-            message.reply_confidence = confidence
+        """The responders' policy (:meth:`Responder.process`: open messages only, a reply
+        below ``threshold`` declined with a note saying why), then the fallback's own rule:
+        a message whose reply it declined gets the canned reply, so none is left open."""
+        self._confidence = {}
+        super().process(messages)
+        for message in messages:
+            if message.reply is None:  # open, and its generated reply was declined
+                message.reply, message.responder = self.config.canned_reply, self.name
+                message.reply_confidence = self._confidence[id(message)]
+                message.notes[self.name] += "; the canned reply instead"
         return messages
 
-    def generate(self, messages: list[Message]) -> list[tuple[str, float]]:
+    def generate(self, messages: list[Message]) -> list[Answer]:
         """A sampled reply for each message and its mean token probability (0..1)."""
         if self.model is None:
             raise NotFittedError(self.name)
         config = self.config
-        prompts = [[BOS, *ids[-MAX_PROMPT:], SEP]
+        # The question, then <sep> starts the answer.
+        prompts = [[BOS, *ids[-MAX_PROMPT:]]
                    for ids in self.subwords.encode([text_of(m) for m in messages])]
-        lengths = torch.tensor([len(p) for p in prompts])  # (batch,)
-        padded = torch.zeros(len(prompts), int(lengths.max()), dtype=torch.long)
+        padded = torch.zeros(len(prompts), max(map(len, prompts)), dtype=torch.long)
         for row, prompt in enumerate(prompts):
-            padded[row, : len(prompt)] = torch.tensor(prompt)
-        # One seeded stream of uniform draws per message, taken up front: its reply does not
-        # depend on the rest of the batch, and each step samples the whole batch at once by
-        # inverting the cumulative distribution at the message's draw.
+            padded[row, : len(prompt)] = torch.tensor(prompt)  # (batch, longest)
+        # One seeded stream of uniform draws per message: its reply does not depend on the
+        # rest of the batch.
         draws = torch.stack([torch.rand(config.max_reply, generator=torch.Generator().manual_seed(
             config.seed * 1_000_003 + zlib.crc32(m.text.encode()))) for m in messages])  # (B, T)
-        tokens = torch.zeros(len(messages), config.max_reply, dtype=torch.long)  # (B, T)
-        reply_lengths = torch.zeros(len(messages), dtype=torch.long)  # (batch,) before EOS
-        log_probs = torch.zeros(len(messages))  # (batch,)
-        done = torch.zeros(len(messages), dtype=torch.bool)  # (batch,)
-        with torch.no_grad():
-            logits, state = self.model.encode_prompts(padded, lengths)  # (batch, vocab)
-            for position in range(config.max_reply):
-                logits[:, PAD] = -math.inf
-                sampling = filter_logits(logits / config.temperature, config.top_k,
-                                         config.top_p)  # (batch, vocab)
-                cumulative = torch.softmax(sampling, dim=-1).cumsum(dim=-1)  # (batch, vocab)
-                # side="right": never a token of probability 0 (the cumulative sum is flat
-                # there); the factor keeps the target below the total despite rounding.
-                target = draws[:, position, None] * cumulative[:, -1:] * (1 - 1e-6)  # (B, 1)
-                chosen = torch.searchsorted(cumulative, target, side="right").squeeze(1)  # (B,)
-                step = torch.log_softmax(logits, -1).gather(1, chosen[:, None])[:, 0]  # (batch,)
-                live = ~done  # (batch,)
-                log_probs += torch.where(live, step, 0.0)
-                tokens[:, position] = chosen
-                done |= chosen == EOS
-                reply_lengths += (live & ~done).long()
-                if bool(done.all()):
-                    break
-                logits, state = self.model(chosen[:, None], state)
-                logits = logits[:, 0]  # (batch, vocab)
-        counts = (reply_lengths + done.long()).float()  # (batch,) EOS counts when it came
-        confidences = (log_probs / counts).exp().tolist()
-        replies = [row[:length].tolist() for row, length in zip(tokens, reply_lengths.tolist(),
-                                                               strict=True)]
-        return [(self.subwords.decode(ids), c) for ids, c in zip(replies, confidences,
-                                                                  strict=True)]
+        result = sample(self.model, padded, SEP, EOS, config.max_reply, draws,
+                        config.temperature, config.top_k, config.top_p, banned=(PAD,))
+        return [Answer(self.subwords.decode(ids), math.exp(log_prob))
+                for ids, log_prob in zip(result.tokens, result.mean_log_probs, strict=True)]
 
     def answer_nll(self, messages: list[Message], replies: list[str]) -> list[tuple[float, int]]:
         """How well the model predicts given replies: for each, the negative log-likelihood
@@ -197,7 +183,7 @@ class LanguageModelFallback(Plugin):
             raise NotFittedError(self.name)
         sequences = self._sequences([text_of(m) for m in messages], replies)
         scores: list[tuple[float, int]] = []
-        with torch.no_grad():
+        with inference(self.model):
             for start in range(0, len(sequences), 128):
                 batch = collate(sequences[start:start + 128])
                 answer = batch["answer"]  # (batch, length)

@@ -1,4 +1,5 @@
-"""The fallback's causal language model (only nn.Modules here)."""
+"""The fallback's causal language model (only nn.Modules here; decoding is in
+chatbot_plugins.generation, through the ``start`` / ``step`` / ``select`` methods)."""
 
 from __future__ import annotations
 
@@ -37,15 +38,27 @@ class LstmLanguageModel(nn.Module):
         outputs, state = self.lstm(embedded, state)  # (batch, length, hidden)
         return self.project(self.dropout(outputs)), state  # (batch, length, embed)
 
-    def encode_prompts(
-        self, prompts: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Run right-padded prompts of different lengths; returns the logits after each
-        prompt's last real token (batch, vocab) and the LSTM state there."""
+    def start(self, prompts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Read right-padded prompts (0 for padding) of different lengths; the LSTM state
+        after each prompt's last real token, each (layers, batch, hidden). Decoding
+        (chatbot_plugins.generation) then feeds the token that starts the output."""
+        lengths = (prompts != 0).sum(dim=1).clamp(min=1)  # (batch,)
         embedded = self.embed(prompts)  # (batch, length, embed)
         packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True,
                                                    enforce_sorted=False)
-        outputs, state = self.lstm(packed)
-        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True)
-        last = outputs[torch.arange(len(lengths)), lengths - 1]  # (batch, hidden)
-        return self.out(self.project(last)), state  # (batch, vocab)
+        _, state = self.lstm(packed)  # each (layers, batch, hidden)
+        return state
+
+    def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], None]:
+        """The logits of the token after ``tokens`` (rows,) in float32 (rows, vocab), the new
+        state, and no attention."""
+        logits, state = self(tokens[:, None], state)  # (rows, 1, vocab)
+        return logits[:, 0].float(), state, None
+
+    def select(self, state: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor,
+               same_inputs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The state of the rows ``rows`` (repeats allowed), each (layers, new_rows, hidden);
+        the prompts live in the state, so ``same_inputs`` changes nothing."""
+        hidden, cell = state
+        return hidden.index_select(1, rows), cell.index_select(1, rows)

@@ -2,9 +2,10 @@
 
 Questions and answers share one sentencepiece vocabulary learned at fit. Training uses the
 shared loop, with teacher forcing that can fall from ``teacher_forcing`` to
-``teacher_forcing_end`` over the run. Decoding is batched (greedy or beam search) on CPU or
-GPU; a reply's confidence is its mean token probability, and its attention matrix goes into
-the trace (``extras["attention"]``).
+``teacher_forcing_end`` over the run (the schedule is checkpointed with the epoch). Decoding is
+batched (greedy or beam search, chatbot_plugins.generation) on CPU or GPU; a reply's confidence
+is its mean token probability, whatever the decoding settings, and its attention matrix goes
+into the trace (``extras["attention"]``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
+from chatbot.contract import AttentionMap, Contract, RerankContest, RetrievalCandidate
 from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
@@ -28,6 +30,14 @@ from chatbot.training.device import resolve_device
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.safe_load import SavedState
+from chatbot_plugins.generation.beam import beam_search
+from chatbot_plugins.generation.decoding import (
+    DecodeResult,
+    greedy,
+    inference,
+    mean_log_likelihood,
+)
+from chatbot_plugins.generation.subwords import BOS, EOS, PAD, Subwords
 from chatbot_plugins.respond.base import (
     Answer,
     Responder,
@@ -35,14 +45,7 @@ from chatbot_plugins.respond.base import (
     dialog_pairs,
     text_of,
 )
-from chatbot_plugins.respond.decoding import (
-    DecodeResult,
-    beam_search,
-    greedy,
-    mean_log_likelihood,
-)
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
-from chatbot_plugins.respond.subwords import BOS, EOS, PAD, Subwords
 
 if TYPE_CHECKING:
     from typing import Self
@@ -83,11 +86,13 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
                                        "this by the last epoch")
     decoding: Literal["greedy", "beam"] = Field("beam", description="how replies are chosen")
     beam: int = Field(4, ge=1, le=32, description="beam width")
-    length_penalty: float = Field(1.0, ge=0, description="beam scores are divided by "
-                                  "length ** this")
+    length_penalty: float = Field(1.0, ge=0, description="beam search ranks replies by their "
+                                  "log-probability divided by length ** this (the "
+                                  "confidence is always the mean token probability)")
     no_repeat_ngram: int = Field(3, ge=0, le=16, description="beam search never repeats an n-gram "
                                  "of this size; 0: off")
-    temperature: float = Field(1.0, gt=0, description="greedy decoding's softmax temperature")
+    temperature: float = Field(1.0, gt=0, description="greedy decoding's softmax temperature "
+                               "(it changes neither the reply nor its confidence)")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     device: str = Field("cpu", description="where replies are decoded: cpu | cuda | auto")
     rerank: bool = Field(False, description="also weigh the answers an earlier "
@@ -103,8 +108,19 @@ class Seq2SeqResponder(Responder):
     name = "respond.seq2seq"
     Config = Seq2SeqConfig
     requires = ("text",)
+    assigns = ("reply", "extras.attention")
     packages = (Package("torch", "torch"), Package("sentencepiece", "sentencepiece"))
     trainable = True
+
+    @classmethod
+    def contract(cls, config: Seq2SeqConfig) -> Contract:
+        assigns = ["reply"] + (["extras.attention"] if config.attention != "none" else [])
+        if not config.rerank:
+            return Contract(requires=cls.requires, assigns=tuple(assigns))
+        # The candidates to rerank come from an earlier respond.retrieval.
+        return Contract(requires=(*cls.requires, "extras.retrieval"),
+                        assigns=(*assigns, "extras.rerank"),
+                        because={"extras.retrieval": "rerank: true"})
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__(config)
@@ -142,7 +158,8 @@ class Seq2SeqResponder(Responder):
                                    ignore_index=PAD)
 
         self.history = fit(self.model, train, dev, collate, loss, _evaluate, config, context,
-                           self.name, monitor="dev_log_likelihood")
+                           self.name, monitor="dev_log_likelihood",
+                           resumable={"teacher_forcing": schedule})
 
     def sources(self, texts: list[str]) -> list[list[int]]:
         """Encoder input ids of questions: their last MAX_SOURCE subwords, maybe reversed."""
@@ -176,76 +193,92 @@ class Seq2SeqResponder(Responder):
             else:
                 result = greedy(self.model, source, BOS, EOS, config.max_reply,
                                 config.temperature)
-            merged.tokens += result.tokens
-            merged.scores += result.scores
-            merged.attention += result.attention
+            merged.extend(result)
         return merged
 
     def likelihood(self, texts: list[str], replies: list[str]) -> list[float]:
         """The mean token log-probability of each reply given its question (EOS included),
-        on the same scale as the scores of decoded replies."""
+        on the same scale as the ``mean_log_probs`` of decoded replies."""
+        if self.model is None:
+            raise NotFittedError(self.name)
+        return self.likelihood_of_ids(texts, self.subwords.encode(replies))
+
+    def likelihood_of_ids(self, texts: list[str], replies: list[list[int]]) -> list[float]:
+        """:meth:`likelihood` of replies given as subword ids (a decoded reply's own ids:
+        its text may read back as other subwords)."""
         if self.model is None:
             raise NotFittedError(self.name)
         device = resolve_device(self.config.device)
         self.model.to(device)
-        targets = [ids[: self.config.max_reply - 1] for ids in self.subwords.encode(replies)]
+        targets = [ids[: self.config.max_reply - 1] for ids in replies]
         pairs = list(zip(self.sources(texts), targets, strict=True))
         scores: list[float] = []
         for start in range(0, len(pairs), DECODE_BATCH):
             batch = {k: v.to(device) for k, v in collate(pairs[start:start + DECODE_BATCH]).items()}
-            scores += mean_log_likelihood(self.model, batch["source"], batch["target_in"],
-                                          batch["target_out"], PAD)
+            with inference(self.model):
+                logits = self.model(batch["source"], batch["target_in"])  # (batch, tgt, vocab)
+            scores += mean_log_likelihood(logits, batch["target_out"], PAD)
         return scores
 
     def answer(self, messages: list[Message]) -> list[Answer | str]:
         texts = [text_of(m) for m in messages]
         result = self.decode(texts)
-        answers: list[Answer | str] = []
+        answers = self.replies(result)
         for index, message in enumerate(messages):
-            reply = self.subwords.decode(result.tokens[index])
             if result.attention[index].numel():
                 message.extras["attention"] = self._attention_trace(
                     texts[index], result.tokens[index], result.attention[index])
-            answers.append(Answer(reply, math.exp(result.scores[index])) if reply.strip()
-                           else "the model produced an empty reply")
-        if self.config.rerank:
-            answers = self._rerank(messages, texts, answers, result.scores)
-        return answers
-
-    def _rerank(self, messages: list[Message], texts: list[str], answers: list[Answer | str],
-                written_scores: list[float]) -> list[Answer | str]:
-        """Swap in a retrieved answer wherever it beats the written reply: its mean
-        log-probability plus ``rerank_bonus`` × its question's similarity against the written
-        reply's mean log-probability. The trace's ``extras["rerank"]`` shows the contest."""
-        rows = [(index, candidate) for index, message in enumerate(messages)
-                for candidate in message.extras.get("retrieval", {}).get("candidates", [])]
-        if not rows:
+        if not self.config.rerank:
             return answers
-        likelihoods = self.likelihood([texts[i] for i, _ in rows],
-                                      [c["answer"] for _, c in rows])
-        best: dict[int, tuple[float, float, dict]] = {}
-        for (index, candidate), log_likelihood in zip(rows, likelihoods, strict=True):
-            total = log_likelihood + self.config.rerank_bonus * candidate["similarity"]
-            if index not in best or total > best[index][0]:
-                best[index] = (total, log_likelihood, candidate)
-        for index, (total, log_likelihood, candidate) in best.items():
-            written = written_scores[index] if isinstance(answers[index], Answer) else -math.inf
-            messages[index].extras["rerank"] = {
-                "written_score": round(written, 4), "retrieved_score": round(total, 4),
-                "retrieved_question": candidate["question"],
-                "chosen": "retrieved" if total > written else "written"}
-            if total > written:
-                answers[index] = Answer(candidate["answer"], math.exp(log_likelihood))
-                messages[index].extras.pop("attention", None)  # it was the written reply's
+        scored = self.score_candidates(messages, texts)
+        for index, message in enumerate(messages):
+            answers[index], contest = rerank(answers[index], result.mean_log_probs[index],
+                                             scored[index], self.config.rerank_bonus)
+            if contest is not None:
+                message.extras["rerank"] = contest
+                if contest.chosen == "retrieved":
+                    message.extras.pop("attention", None)  # it was the written reply's
         return answers
 
-    def _attention_trace(self, text: str, reply_ids: list[int], weights: torch.Tensor) -> dict:
-        """Source and reply pieces with the weights between them, for the trace and the UI."""
+    def replies(self, result: DecodeResult) -> list[Answer | str]:
+        """The decoded replies as answers, their confidence the mean token probability (the
+        exp of ``result.mean_log_probs``); a string for an empty reply."""
+        return [Answer(reply, math.exp(log_prob)) if reply.strip()
+                else "the model produced an empty reply"
+                for reply, log_prob in zip(map(self.subwords.decode, result.tokens),
+                                           result.mean_log_probs, strict=True)]
+
+    def score_candidates(self, messages: list[Message], texts: list[str],
+                         ) -> list[list[tuple[RetrievalCandidate, float]]]:
+        """The candidates an earlier respond.retrieval left on each message
+        (``extras["retrieval"]``), each with its mean token log-probability under this model
+        as a reply to the message's text (``texts``): what :func:`rerank` weighs."""
+        rows = [(index, candidate) for index, message in enumerate(messages)
+                if "retrieval" in message.extras
+                for candidate in message.extras["retrieval"].candidates]
+        scored: list[list[tuple[RetrievalCandidate, float]]] = [[] for _ in messages]
+        if not rows:
+            return scored
+        likelihoods = self.likelihood([texts[i] for i, _ in rows], [c.answer for _, c in rows])
+        for (index, candidate), log_likelihood in zip(rows, likelihoods, strict=True):
+            scored[index].append((candidate, log_likelihood))
+        return scored
+
+    def _attention_trace(self, text: str, reply_ids: list[int],
+                         weights: torch.Tensor) -> AttentionMap:
+        """Source and reply pieces with the weights between them, for the trace and the UI.
+        A weight that is not a finite number (a broken model) becomes 0: the trace stays
+        valid JSON."""
         source_ids = self.sources([text])[0]
         pieces = self.subwords.processor.id_to_piece
-        return {"source": [pieces(i) for i in source_ids],
-                "reply": [pieces(i) for i in reply_ids],
-                "weights": [[round(float(w), 3) for w in row] for row in weights]}
+        finite = torch.isfinite(weights)  # (reply, source)
+        if not bool(finite.all()):
+            logger.warning("%s: %d attention weights are not finite; shown as 0", self.name,
+                           int((~finite).sum()))
+            weights = torch.where(finite, weights, 0.0)  # (reply, source)
+        return AttentionMap(source=[pieces(i) for i in source_ids],
+                            reply=[pieces(i) for i in reply_ids],
+                            weights=[[round(float(w), 3) for w in row] for row in weights])
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -278,18 +311,61 @@ class Seq2SeqResponder(Responder):
         return plugin
 
 
+def rerank(written: Answer | str, written_log_prob: float,
+           scored: list[tuple[RetrievalCandidate, float]],
+           bonus: float) -> tuple[Answer | str, RerankContest | None]:
+    """The written reply, or a retrieved answer that beats it.
+
+    A retrieved answer scores its mean token log-probability plus ``bonus`` × its question's
+    similarity; the written reply its own mean token log-probability (the same scale: see
+    :meth:`Seq2SeqResponder.likelihood`). The best retrieved answer replaces the written
+    reply (or the lack of one) when it scores higher.
+
+    Args:
+        written: the written reply, or why there is none.
+        written_log_prob: its mean token log-probability.
+        scored: candidates with their mean token log-probability
+            (:meth:`Seq2SeqResponder.score_candidates`).
+        bonus: ``rerank_bonus``.
+
+    Returns:
+        the answer to give and the contest for the trace (None without candidates).
+    """
+    if not scored:
+        return written, None
+    total, log_likelihood, candidate = max(
+        ((log_likelihood + bonus * candidate.similarity, log_likelihood, candidate)
+         for candidate, log_likelihood in scored), key=lambda row: row[0])
+    score = written_log_prob if isinstance(written, Answer) else None  # nothing was written
+    chosen = "retrieved" if score is None or total > score else "written"
+    contest = RerankContest(None if score is None else round(score, 4), round(total, 4),
+                            candidate.question, chosen)
+    if chosen == "retrieved":
+        return Answer(candidate.answer, math.exp(log_likelihood)), contest
+    return written, contest
+
+
 class TeacherForcing:
     """The chance of feeding the gold token, falling linearly from ``start`` to ``end`` over
-    ``steps`` training steps."""
+    ``steps`` training steps. Its place in the schedule is saved with every checkpoint
+    (``state_dict``), so a resumed run goes on where the interrupted one stopped."""
 
     def __init__(self, start: float, end: float, steps: int) -> None:
         self.start, self.end, self.steps, self.step = start, end, max(steps, 1), 0
 
     def next(self) -> float:
+        """The ratio for this training step; moves on to the next step."""
         ratio = self.start + (self.end - self.start) * min(self.step / self.steps, 1.0)
         self.step += 1
         return ratio
 
+    def state_dict(self) -> dict[str, int]:
+        """Where the schedule stands, for a checkpoint."""
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Go back to where a checkpoint's schedule stood."""
+        self.step = int(state["step"])
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:

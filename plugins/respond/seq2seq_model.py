@@ -1,4 +1,5 @@
-"""The attention sequence-to-sequence network (only nn.Modules here; decoding is in decoding.py).
+"""The attention sequence-to-sequence network (only nn.Modules here; decoding is in
+chatbot_plugins.generation, through the ``start`` / ``step`` / ``select`` methods).
 
 An encoder (embedding → GRU or LSTM, one or both directions) reads the source; a decoder of the
 same cell writes the target one token at a time, looking back at the source through attention:
@@ -89,6 +90,20 @@ class EncoderOutput:
     def lengths(self) -> torch.Tensor:
         """The number of real source tokens of each row, (batch,)."""
         return self.mask.sum(dim=1)  # (batch,)
+
+
+@dataclass
+class DecoderState:
+    """Where decoding stands: the decoder's recurrent state, and the encoding of the sources
+    it reads (one row per output being written).
+
+    Attributes:
+        recurrent: see :data:`State`, each (layers, rows, hidden).
+        encoded: the sources of the rows, (rows, ...).
+    """
+
+    recurrent: State
+    encoded: EncoderOutput
 
 
 class Attention(nn.Module):
@@ -278,24 +293,39 @@ class Seq2Seq(nn.Module):
                          else logits.argmax(dim=-1))  # (batch,)
         return torch.stack(steps, dim=1)  # (batch, tgt_len, vocab)
 
-    def step(self, token: torch.Tensor, state: State, encoded: EncoderOutput,
-             temperature: float = 1.0) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+    def start(self, source: torch.Tensor) -> DecoderState:
+        """Read a batch of sources; the state before the first output token.
+
+        Args:
+            source: token ids, 0 after the end, (batch, src_len).
+        """
+        encoded = self.encode(source)
+        return DecoderState(encoded.state, encoded)
+
+    def step(self, tokens: torch.Tensor, state: DecoderState,
+             ) -> tuple[torch.Tensor, DecoderState, torch.Tensor | None]:
         """One decoding step for a batch.
 
         Args:
-            token: the previous output token of each row (BOS first), (batch,).
-            state: the recurrent state (``encoded.state`` at the first step).
-            encoded: from :meth:`encode` (rows in the same order as ``token``).
-            temperature: the logits are divided by it before the log-softmax.
+            tokens: the previous output token of each row (BOS first), (rows,).
+            state: from :meth:`start`, :meth:`step` or :meth:`select`.
 
         Returns:
-            log-probabilities of the next token in float32 (batch, target_vocab), the new
-            state, and the attention weights over the source (batch, src_len) in float32, or
-            None without attention.
+            the logits of the next token in float32 (rows, target_vocab), the new state, and
+            the attention weights over the source (rows, src_len) in float32, or None without
+            attention.
         """
-        logits, state, weights = self._decode_step(token, state, encoded)  # (batch, vocab)
-        log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)  # (batch, vocab)
-        return log_probs, state, weights
+        logits, recurrent, weights = self._decode_step(tokens, state.recurrent,
+                                                       state.encoded)  # (rows, vocab)
+        return logits.float(), DecoderState(recurrent, state.encoded), weights
+
+    def select(self, state: DecoderState, rows: torch.Tensor,
+               same_inputs: bool = False) -> DecoderState:
+        """The state of the rows ``rows`` (repeats allowed), (new_rows,). ``same_inputs``: new
+        row ``i`` reads the same source as old row ``i`` (beam search reordering the
+        hypotheses of each example), so the encoding stays as it is."""
+        encoded = state.encoded if same_inputs else state.encoded.index_select(rows)
+        return DecoderState(reorder_state(state.recurrent, rows), encoded)
 
     def _decode_step(self, token: torch.Tensor, state: State, encoded: EncoderOutput,
                      ) -> tuple[torch.Tensor, State, torch.Tensor | None]:

@@ -24,6 +24,8 @@ class Subwords:
 
     @classmethod
     def train(cls, texts: list[str], vocab_size: int, what: str) -> Subwords:
+        """Learn a unigram vocabulary of ``vocab_size`` pieces from ``texts`` (``what``: the
+        plugin, for messages)."""
         proto = train_sentencepiece(
             texts, vocab_size, "unigram", 0.9995, what, pad_id=PAD, unk_id=UNK, bos_id=BOS,
             eos_id=EOS, user_defined_symbols=[SEP_PIECE],
@@ -31,15 +33,19 @@ class Subwords:
         return cls(proto)
 
     def __len__(self) -> int:
+        """The vocabulary size (special pieces included)."""
         return self.processor.get_piece_size()
 
     def encode(self, texts: list[str]) -> list[list[int]]:
+        """The ids of each text (no BOS or EOS added)."""
         return self.processor.encode(texts)
 
     def decode(self, ids: list[int]) -> str:
+        """The text of ``ids``; special pieces (padding, BOS, EOS, <sep>) are left out."""
         return self.processor.decode([i for i in ids if i > SEP])
 
     def save(self, path: Path) -> None:
+        """Write the sentencepiece model to ``path``."""
         path.write_bytes(self.model_proto)
 
     @classmethod
