@@ -254,7 +254,9 @@ class Pipeline:
         """Load a saved pipeline; corrupt, incomplete or incompatible ones raise ModelLoadError."""
         directory = Path(directory)
         if not directory.is_dir():
-            raise ModelLoadError(str(directory), "no such directory")
+            raise ModelLoadError(str(directory), "no such directory", hint=(
+                f"train one with `chatbot train CONFIG --out {directory}`, or use "
+                "`--model default` for the default bot"))
         manifest = _read_manifest(directory)
         config_path = directory / "config.yaml"
         try:

@@ -72,7 +72,7 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from chatbot.default_model import model_directory
+    from chatbot.default_model import DEFAULT_MODEL_NAME, ensure_default_model
     from chatbot.errors import ChatbotError
     from chatbot.evaluation.evaluate import Settings, evaluate
     from chatbot.evaluation.logs import parse_columns
@@ -82,9 +82,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = Settings(batch_size=args.batch_size, label_below=args.label_below,
                         label_limit=args.label_limit, resamples=args.bootstrap, seed=args.seed,
                         progress=not args.quiet and sys.stderr.isatty())
-    def directory(model: str) -> Path:
-        return model_directory(model, progress=sys.stderr.isatty(),
-                               notify=lambda line: print(line, file=sys.stderr))
+    def directory(model: str) -> str | Path:
+        """The default bot's directory for 'default' (trained first if needed); a directory
+        as given otherwise, checked when it loads, after the logs are read."""
+        if model != DEFAULT_MODEL_NAME:
+            return model
+        return ensure_default_model(progress=sys.stderr.isatty(),
+                                    notify=lambda line: print(line, file=sys.stderr))
 
     result = evaluate(directory(args.model), args.logs, args.out,
                       directory(args.compare) if args.compare else None,
