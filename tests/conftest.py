@@ -35,6 +35,23 @@ settings.register_profile("long", max_examples=10_000, deadline=None,
                           suppress_health_check=_FUZZ_HEALTH)
 settings.load_profile("default")
 
+# Fixtures that train models (each several seconds to a minute on two cores): every test that
+# uses one, directly or through another fixture, is marked slow, so `pytest -m "not slow"` is
+# the quick lane. Tests that train inline carry @pytest.mark.slow themselves.
+TRAINING_FIXTURES = {
+    "small_bot",      # here: the whole responder chain
+    "trained",        # test_training, test_pipeline, test_word2vec, test_spacing_bigru
+    "eval_bot_dir",   # test_evaluation
+    "konlpy_okt",     # starts a JVM
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 # Real messages as people type them (no spaces, typos, emoji, Latin mixed in, repeats), the
 # contract kit's first six, and empty ones.
 MESSY_TEXTS = [*MESSY_KOREAN[:6], "", "   "]

@@ -264,6 +264,7 @@ def test_responders_need_dialog_pairs():
         pipeline.fit(Corpus(examples=[Example("안녕", intent="greeting")]))
 
 
+@pytest.mark.slow
 def test_hybrid_retrieval_uses_sentence_vectors_and_round_trips(demo_corpus, tmp_path):
     text = """\
 pipeline:

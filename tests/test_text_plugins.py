@@ -69,6 +69,7 @@ def test_normalizer_settings_switch_steps_off():
 # -- split ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # kss is imported for it: about 5 s, and each backend loads its own model
 @pytest.mark.parametrize("backend", ["fast", "mecab", "pecab"])
 def test_kss_backends_split_real_korean(backend):
     plugin = KssSplitter(KssConfig(backend=backend))
@@ -78,6 +79,7 @@ def test_kss_backends_split_real_korean(backend):
     assert out[2].sentences == ["안녕"]
 
 
+@pytest.mark.slow  # imports kss
 def test_kss_mecab_splits_without_punctuation():
     out = KssSplitter(KssConfig(backend="mecab")).process(messages("내일은 비가 온대요 우산 챙겨"))
     assert out[0].sentences == ["내일은 비가 온대요", "우산 챙겨"]
@@ -138,10 +140,14 @@ def konlpy_okt():
         lambda: KiwiTokenizer(KiwiTokenizerConfig()),
         lambda: KiwiTokenizer(KiwiTokenizerConfig(typos="basic")),
         lambda: MecabTokenizer(PluginConfig()),
-        lambda: KonlpyTokenizer(KonlpyConfig(tagger="okt")),
-        lambda: KonlpyTokenizer(KonlpyConfig(tagger="komoran")),
-        lambda: KonlpyTokenizer(KonlpyConfig(tagger="kkma")),
-        lambda: KonlpyTokenizer(KonlpyConfig(tagger="hannanum")),
+        # konlpy's taggers start a JVM and load their dictionaries: seconds each.
+        pytest.param(lambda: KonlpyTokenizer(KonlpyConfig(tagger="okt")), marks=pytest.mark.slow),
+        pytest.param(lambda: KonlpyTokenizer(KonlpyConfig(tagger="komoran")),
+                     marks=pytest.mark.slow),
+        pytest.param(lambda: KonlpyTokenizer(KonlpyConfig(tagger="kkma")),
+                     marks=pytest.mark.slow),
+        pytest.param(lambda: KonlpyTokenizer(KonlpyConfig(tagger="hannanum")),
+                     marks=pytest.mark.slow),
     ],
     ids=["kiwi", "kiwi-typos", "mecab", "okt", "komoran", "kkma", "hannanum"],
 )
@@ -206,6 +212,7 @@ def test_sentencepiece_explains_a_vocabulary_too_small(small_corpus):
         plugin.fit(small_corpus, TrainContext())
 
 
+@pytest.mark.slow  # a JVM
 def test_konlpy_survives_inputs_that_break_the_java_taggers():
     # Komoran and Kkma throw on emoji and whitespace-only text; Hannanum hangs on the latter.
     for tagger in ("komoran", "kkma", "hannanum"):

@@ -115,6 +115,7 @@ def test_one_label_only_is_a_clear_error():
         pipeline.fit(corpus)
 
 
+@pytest.mark.slow
 def test_an_ensemble_starts_from_word2vec_and_round_trips(demo_corpus, tmp_path):
     text = """\
 pipeline:
@@ -157,6 +158,7 @@ training:
     assert len(loaded.plugins[3].histories) == 2
 
 
+@pytest.mark.slow
 def test_word_vectors_of_another_size_are_a_clear_error(demo_corpus):
     text = config_text(epochs=1).replace(
         "  - plugin: classify.intent", "  - plugin: embed.word2vec\n    dim: 16\n    epochs: 1\n"
@@ -174,6 +176,7 @@ def _history(pipeline: Pipeline) -> list[dict]:
     return pipeline.plugins[2].history.epochs
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_result(demo_corpus, tmp_path, monkeypatch):
     straight = Pipeline.from_config(parse_config(config_text(epochs=3)))
     straight.fit(demo_corpus)
