@@ -95,7 +95,6 @@ class LanguageModelFallback(Responder):
         self.subwords: Subwords | None = None
         self.history = History()
         self.dev_perplexity: float | None = None
-        self._confidence: dict[int, float] = {}  # id(message) → its generated reply's, in process
 
     # -- training ----------------------------------------------------------------------------
 
@@ -135,25 +134,17 @@ class LanguageModelFallback(Responder):
 
     def answer(self, messages: list[Message]) -> list[Answer | str]:
         """Its sampled reply to each message (see :meth:`generate`)."""
-        generated = self.generate(messages)
-        # For process: a canned reply carries the confidence of the reply it stands in for.
-        self._confidence = {id(m): a.confidence for m, a in zip(messages, generated,
-                                                                 strict=True)}
         return [answer if answer.text.strip() else "the model produced an empty reply"
-                for answer in generated]
+                for answer in self.generate(messages)]
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        """The responders' policy (:meth:`Responder.process`: open messages only, a reply
-        below ``threshold`` declined with a note saying why), then the fallback's own rule:
-        a message whose reply it declined gets the canned reply, so none is left open."""
-        self._confidence = {}
-        super().process(messages)
-        for message in messages:
-            if message.reply is None:  # open, and its generated reply was declined
-                message.reply, message.responder = self.config.canned_reply, self.name
-                message.reply_confidence = self._confidence[id(message)]
-                message.notes[self.name] += "; the canned reply instead"
-        return messages
+    def decline(self, message: Message, reason: str, answer: Answer | None) -> None:
+        """The fallback's own rule: a message whose generated reply it declines gets the canned
+        reply, so none is left open. It carries the confidence of the reply it stands in
+        for (0 when the model wrote nothing)."""
+        super().decline(message, reason, answer)
+        message.reply, message.responder = self.config.canned_reply, self.name
+        message.reply_confidence = answer.confidence if answer is not None else 0.0
+        message.notes[self.name] += "; the canned reply instead"
 
     def generate(self, messages: list[Message]) -> list[Answer]:
         """A sampled reply for each message and its mean token probability (0..1)."""

@@ -54,18 +54,22 @@ class Responder(Plugin):
             return messages
         for message, result in zip(open_messages, self.answer(open_messages), strict=True):
             if isinstance(result, str):
-                message.notes[self.name] = f"declined: {result}"
+                self.decline(message, result, None)
             elif finite_confidence(self.name, result.confidence) < self.config.threshold:
                 preview = result.text[:PREVIEW] + ("…" if len(result.text) > PREVIEW else "")
-                message.notes[self.name] = (
-                    f"declined: confidence {result.confidence:.2f} below threshold "
-                    f"{self.config.threshold} (would have said {preview!r})"
-                )
+                self.decline(message, f"confidence {result.confidence:.2f} below threshold "
+                             f"{self.config.threshold} (would have said {preview!r})", result)
             else:
                 message.reply = result.text
                 message.responder = self.name
                 message.reply_confidence = result.confidence
         return messages
+
+    def decline(self, message: Message, reason: str, answer: Answer | None) -> None:
+        """Leave ``message`` to the next responder, saying why in its notes. ``answer`` is the
+        reply declined (None when there was none). A fallback overrides this to answer anyway.
+        """
+        message.notes[self.name] = f"declined: {reason}"
 
 
 def dialog_pairs(corpus: Corpus, plugin: str) -> list[Example]:
