@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chatbot.capabilities import GivesWordVectors
 from chatbot.config import load_config, parse_config
+from chatbot.contract import Contract, Need
 from chatbot.errors import ChatbotError, ConfigError
-from chatbot.plugin import Package, Plugin
+from chatbot.plugin import Package, Plugin, PluginConfig
 from chatbot.registry import Registry, default_registry
 
 GOOD = """\
@@ -87,6 +89,45 @@ def test_missing_optional_package_gives_the_pip_command():
     (problem,) = problems_of("pipeline:\n  - plugin: test.needs_package\n", registry=registry)
     assert "needs the Python package 'no_such_module_xyz'" in problem
     assert "pip install no-such-package-xyz>=1.0" in problem
+
+
+class _Vectors(Plugin):
+    """Gives word vectors."""
+
+    name = "test.vectors"
+    assigns = ("vector",)
+
+    def vectors_for(self, tokens):
+        return None
+
+
+class _StartsFromVectorsConfig(PluginConfig):
+    init: str = "vectors"
+
+
+class _StartsFromVectors(Plugin):
+    """Needs an earlier step that gives word vectors, when its settings say so."""
+
+    name = "test.starts_from_vectors"
+    Config = _StartsFromVectorsConfig
+    assigns = ("intent",)
+
+    @classmethod
+    def contract(cls, config):
+        needs = (Need(GivesWordVectors, f"init: {config.init}"),) if config.init != "none" else ()
+        return Contract(requires=cls.requires, assigns=cls.assigns, needs=needs)
+
+
+def test_a_capability_an_earlier_step_must_have_is_checked_with_the_setting_s_line():
+    registry = Registry(plugins={"test.vectors": _Vectors,
+                                 "test.starts_from_vectors": _StartsFromVectors})
+    alone = "pipeline:\n  - plugin: test.starts_from_vectors\n    init: vectors\n"
+    (problem,) = problems_of(alone, registry=registry)
+    assert problem.startswith("my.yaml:3: pipeline[0].init: test.starts_from_vectors needs an "
+                              "earlier step that has GivesWordVectors (because of init: vectors)")
+    parse_config(alone.replace("init: vectors", "init: none"), registry=registry)  # no need
+    after = "pipeline:\n  - plugin: test.vectors\n" + alone.removeprefix("pipeline:\n")
+    assert len(parse_config(after, registry=registry).steps) == 2
 
 
 def test_every_problem_is_reported_at_once():
