@@ -64,8 +64,9 @@ def server(small_bot_dir, tmp_path_factory):
     service.close()
 
 
-def test_launching_prints_the_address_and_no_advice_it_cannot_follow(server):
-    assert f"chat UI at {server.url} " in server.printed
+def test_launching_prints_no_advice_it_cannot_follow(server):
+    # Gradio's start-up lines are silenced; `chatbot serve` prints the address itself (the
+    # subprocess test below checks that).
     assert "share=True" not in server.printed and "public link" not in server.printed
 
 

@@ -87,7 +87,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"warning: serving on {args.host}: other machines can reach this chat",
               file=sys.stderr)
     try:
-        launch(service, host=args.host, port=args.port)
+        app = launch(service, host=args.host, port=args.port, block=False)
+        print(f"chat UI at {app.local_url} (Ctrl-C stops it)", flush=True)
+        app.block_thread()  # until Ctrl-C
     finally:
         service.close()
     return 0

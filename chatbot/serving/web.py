@@ -176,12 +176,12 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
 
 
 def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
-           block: bool = True, quiet: bool = False) -> gr.Blocks:
+           block: bool = True) -> gr.Blocks:
     """Serve the UI (and the ``chat`` API) on ``host:port``; blocks unless ``block=False``.
 
-    Prints the address of the chat unless ``quiet``. Gradio's own start-up lines are silenced
-    (``quiet=True``): with these options they are that address and how to make a public link
-    with ``share=True``, which ``chatbot serve`` does not offer.
+    Gradio's own start-up lines are silenced (``quiet=True``): with these options they are the
+    address, which ``chatbot serve`` prints itself (``app.local_url``), and how to make a
+    public link with ``share=True``, which ``chatbot serve`` does not offer.
     """
     app = build_app(service)
     app.queue(default_concurrency_limit=None)
@@ -191,8 +191,6 @@ def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
                quiet=True, css=CSS, footer_links=["api"], show_error=False,
                max_threads=MAX_THREADS, max_file_size=MAX_UPLOAD_BYTES,
                app_kwargs={"middleware": [Middleware(_NoUploads)]})
-    if not quiet:
-        print(f"chat UI at {app.local_url} (Ctrl-C stops it)", flush=True)
     if block:
         app.block_thread()  # until Ctrl-C, as Gradio's own launch(prevent_thread_lock=False)
     return app
