@@ -242,12 +242,13 @@ class _Validator:
                          "must declare its own extras' payload types (Plugin.extras)")
 
     def writers(self, name: str) -> str:
-        """" (a, b assign it)": the installed plugins that can write ``name``; on errors only,
-        since it imports every plugin."""
+        """The installed plugins that can write ``name``, as `` (a, b assign it)`` for an
+        error message. Used on errors only, since it imports every plugin."""
         self.registry.load_all()
         writers = sorted(n for n, cls in self.registry.plugins.items() if name in cls.assigns)
-        return f" ({', '.join(writers)} {'assigns' if len(writers) == 1 else 'assign'} it)" \
-            if writers else ""
+        if not writers:
+            return ""
+        return f" ({', '.join(writers)} {'assigns' if len(writers) == 1 else 'assign'} it)"
 
     def check_requirements(self, plugin: type[Plugin], contract: Contract, available: set[str],
                            earlier: list[type[Plugin]], settings: dict[str, Any],
