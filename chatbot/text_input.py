@@ -1,7 +1,9 @@
 """The one policy for message text entering the toolkit, from any front end.
 
-Every entry point (``Pipeline.process_texts``, the chat service, ``chatbot process``, ``chatbot
-eval``) passes a user's text through :func:`prepare_text` before a plugin sees it:
+Every entry point passes a user's text through :func:`prepare_text` before a plugin sees it:
+``Pipeline.process_each`` (behind ``chatbot process``, the chat service's batcher and ``chatbot
+eval``), ``Pipeline.process_texts``, and the chat service itself, which checks first to answer
+a refused message with a notice in Korean:
 
 - unpaired UTF-16 surrogates (a half emoji from a broken client, undecodable bytes in a
   command-line argument) become U+FFFD, so the rest of the message is still answered and no
