@@ -45,4 +45,20 @@ class HasLabels(Protocol):
         ...
 
 
-CAPABILITIES: tuple[type, ...] = (GivesWordVectors, ScoresReplies, HasLabels)
+@runtime_checkable
+class ScoresRelevance(Protocol):
+    """How well candidate replies fit a message, as calibrated probabilities
+    (``rank.relevance``); responders rerank and gate their replies with it."""
+
+    def relevance(self, messages: list[Message], replies: list[list[str]]) -> list[list[float]]:
+        """For each message, the probability (0..1) that each of its candidate replies fits it
+        (in the context of the message's ``history``)."""
+        ...
+
+    def tuned_threshold(self) -> float:
+        """The relevance below which a reply is not sent, chosen on a train-side tune split
+        (what ``min_relevance: auto`` uses)."""
+        ...
+
+
+CAPABILITIES: tuple[type, ...] = (GivesWordVectors, ScoresReplies, HasLabels, ScoresRelevance)

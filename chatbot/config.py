@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbot.contract import Contract, known_names
 from chatbot.errors import SHOWN_CHARS, ChatbotError, ConfigError, UnknownPluginError, shown
+from chatbot.message import INPUT_FIELDS
 from chatbot.plugin import Plugin, PluginConfig
 from chatbot.registry import Registry, default_registry
 from chatbot.safe_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
@@ -200,7 +201,7 @@ class _Validator:
             self.problem(("pipeline",), "must be a non-empty list of steps (- plugin: NAME)")
             return []
         steps: list[Step] = []
-        available = {"text"}
+        available = set(INPUT_FIELDS)
         earlier: list[type[Plugin]] = []
         unknown_step_seen = False  # after one, "requires" errors would only be noise
         environment_checked: set[str] = set()

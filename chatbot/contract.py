@@ -63,11 +63,22 @@ class RerankContest:
     chosen: str  # "written" | "retrieved"
 
 
+@dataclass
+class RelevanceCheck:
+    """A candidate reply a responder weighed with the relevance model, and what came of it."""
+
+    responder: str
+    reply: str
+    relevance: float  # calibrated probability that the reply fits the message, 0..1
+    sent: bool  # whether this candidate became the reply
+
+
 # Built-in extras: key → payload type. "batch_size" is written by the server's batcher.
 EXTRAS: dict[str, Any] = {
     "retrieval": RetrievalMatch,
     "attention": AttentionMap,
     "rerank": RerankContest,
+    "relevance": list[RelevanceCheck],
     "batch_size": int,
 }
 

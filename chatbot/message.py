@@ -13,6 +13,7 @@ from typing import Any
 # Fields a plugin may name in ``requires`` / ``assigns``.
 MESSAGE_FIELDS = (
     "text",
+    "history",
     "normalized",
     "sentences",
     "spaced",
@@ -21,7 +22,23 @@ MESSAGE_FIELDS = (
     "intent",
     "spam",
     "reply",
+    "suggestions",
 )
+# What the front end fills in before the first step: no plugin assigns these.
+INPUT_FIELDS = ("text", "history")
+# Turns of the conversation so far that a message carries (the most recent ones).
+MAX_HISTORY = 3
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One earlier turn of the conversation: what the user said and what the bot replied."""
+
+    user: str
+    bot: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"user": self.user, "bot": self.bot}
 
 
 @dataclass
@@ -67,6 +84,10 @@ class Prediction:
 class Message:
     """A user message and everything the pipeline learns about it.
 
+    ``history`` is the conversation so far, oldest first (at most :data:`MAX_HISTORY` turns;
+    empty for a first message or a message processed alone), filled by the front end.
+    ``suggestions`` are messages the user could send next, offered when the bot could not
+    help (the web UI shows them as clickable examples).
     ``extras`` holds the data plugins pass on besides these fields, each key with a declared
     payload type (``chatbot.contract``; they appear in the JSON trace);
     ``notes`` holds a short human-readable line per plugin (why a responder declined, which
@@ -74,6 +95,7 @@ class Message:
     """
 
     text: str
+    history: list[Exchange] = field(default_factory=list)
     normalized: str | None = None
     sentences: list[str] | None = None
     spaced: str | None = None
@@ -84,9 +106,15 @@ class Message:
     reply: str | None = None
     responder: str | None = None
     reply_confidence: float | None = None
+    suggestions: list[str] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_reply(self) -> str | None:
+        """The bot's reply in the previous turn, None at the start of a conversation."""
+        return self.history[-1].bot if self.history else None
 
     @property
     def current_text(self) -> str:
@@ -111,6 +139,8 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON trace. Keys of stages that did not run are left out."""
         out: dict[str, Any] = {"text": self.text}
+        if self.history:
+            out["history"] = [exchange.to_dict() for exchange in self.history]
         if self.normalized is not None:
             out["normalized"] = self.normalized
         if self.sentences is not None:
@@ -128,6 +158,8 @@ class Message:
             out["responder"] = self.responder
             if self.reply_confidence is not None:
                 out["reply_confidence"] = round(self.reply_confidence, 4)
+        if self.suggestions:
+            out["suggestions"] = list(self.suggestions)
         if self.notes:
             out["notes"] = dict(self.notes)
         out["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings_ms.items()}

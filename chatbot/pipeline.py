@@ -28,7 +28,7 @@ from chatbot.config import PipelineSpec, Step, parse_config, read_config_text
 from chatbot.contract import Contract
 from chatbot.data.corpus import Corpus
 from chatbot.errors import ChatbotError, InputError, ModelLoadError, shown
-from chatbot.message import Message
+from chatbot.message import MAX_HISTORY, Exchange, Message
 from chatbot.plugin import Plugin, TrainContext
 from chatbot.registry import Registry
 from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
@@ -59,6 +59,8 @@ class Pipeline:
         self.plugins = plugins if plugins is not None else [
             step.plugin(step.config) for step in spec.steps
         ]
+        for index, plugin in enumerate(self.plugins):
+            plugin.bind(self.plugins[:index])
 
     @classmethod
     def from_config(cls, spec: PipelineSpec) -> Pipeline:
@@ -114,7 +116,9 @@ class Pipeline:
         return self.process(batch)
 
     def process_each(self, texts: Sequence[str | bytes],
-                     max_chars: int = MAX_MESSAGE_CHARS) -> list[Message | Failure]:
+                     max_chars: int = MAX_MESSAGE_CHARS,
+                     histories: Sequence[Sequence[Exchange]] | None = None,
+                     ) -> list[Message | Failure]:
         """Process texts as one batch without letting one bad text sink the others.
 
         The one policy for every front end (``chatbot process``, the server, ``chatbot eval``):
@@ -122,13 +126,20 @@ class Pipeline:
         :func:`prepare_text`) becomes a :class:`Failure` at once. When a plugin raises on the
         batch, every text is processed again alone, from a fresh message (a half-processed
         one may hold a failed plugin's partial output), so only the texts that fail alone
-        fail. Results come in the order of ``texts``.
+        fail. Results come in the order of ``texts``. ``histories`` gives each text the
+        conversation before it (its last :data:`MAX_HISTORY` turns are kept); none: each text
+        starts a conversation.
         """
+        if histories is None:
+            histories = [()] * len(texts)
+        if len(histories) != len(texts):
+            raise ValueError(f"{len(histories)} histories for {len(texts)} texts")
+        histories = [list(history)[-MAX_HISTORY:] for history in histories]
         results: list[Message | Failure] = []
-        for text in texts:
+        for text, history in zip(texts, histories, strict=True):
             try:
                 decoded = text.decode("utf-8") if isinstance(text, bytes) else text
-                results.append(Message(prepare_text(decoded, max_chars)))
+                results.append(Message(prepare_text(decoded, max_chars), history=history))
             except UnicodeDecodeError:
                 results.append(Failure("not valid UTF-8 text"))
             except InputError as error:
@@ -144,7 +155,8 @@ class Pipeline:
                            len(ready))
             for index in ready:
                 try:
-                    results[index] = self.process([Message(results[index].text)])[0]
+                    results[index] = self.process([Message(results[index].text,
+                                                           history=histories[index])])[0]
                 except Exception as alone:  # noqa: BLE001 - this text's failure
                     results[index] = _failure(alone)
         return results

@@ -11,10 +11,10 @@ library's own format; never pickle).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from typing import Self
 
     from chatbot.data.corpus import Corpus
+
+T = TypeVar("T")
 
 
 class PluginConfig(BaseModel):
@@ -88,6 +90,23 @@ class Plugin:
 
     def __init__(self, config: PluginConfig) -> None:
         self.config = config
+        self._earlier: list[Plugin] = []
+
+    def bind(self, earlier: Sequence[Plugin]) -> None:
+        """Called by the pipeline (and the contract kit) with the steps before this one, so
+        that the plugin can use what its contract ``needs`` (see :meth:`provider`)."""
+        self._earlier = list(earlier)
+
+    def provider(self, capability: type[T]) -> T:
+        """The nearest earlier step that has ``capability``, a Protocol this plugin's contract
+        ``needs`` (``chatbot validate`` has checked that one exists)."""
+        for plugin in reversed(self._earlier):
+            if isinstance(plugin, capability):
+                return plugin
+        raise ChatbotError(f"{self.name} needs an earlier step with {capability.__name__}, "
+                           "and none was given to it",
+                           hint="run it inside a pipeline (Pipeline binds each step to the "
+                           "steps before it), or call plugin.bind(earlier_plugins)")
 
     @classmethod
     def summary(cls) -> str:

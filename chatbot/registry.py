@@ -42,10 +42,12 @@ BUILTINS: dict[str, str] = {
     "classify.intent": "chatbot_plugins.classify.intent:IntentClassifier",
     "classify.spam": "chatbot_plugins.classify.spam:SpamClassifier",
     "embed.word2vec": "chatbot_plugins.embed.word2vec:Word2VecEmbedder",
+    "rank.relevance": "chatbot_plugins.rank.relevance:RelevanceRanker",
     "respond.template": "chatbot_plugins.respond.template:TemplateResponder",
     "respond.retrieval": "chatbot_plugins.respond.retrieval:RetrievalResponder",
     "respond.seq2seq": "chatbot_plugins.respond.seq2seq:Seq2SeqResponder",
     "fallback.lm": "chatbot_plugins.fallback.lm:LanguageModelFallback",
+    "fallback.helpful": "chatbot_plugins.fallback.helpful:HelpfulFallback",
 }
 
 

@@ -91,6 +91,7 @@ def check_plugin(plugin_class: type[Plugin], settings: dict[str, Any] | None = N
     contract = plugin_class.contract(config)
     _check_names(plugin_class, contract, "with these settings")
     plugin = plugin_class(config)
+    plugin.bind(upstream)
     if plugin_class.trainable:
         plugin.fit(corpus or _default_corpus(), TrainContext(
             upstream=lambda items: _run(upstream, [Message(t) for t in items]), seed=7))

@@ -73,6 +73,16 @@ def trace_rows(message: Message) -> list[TraceRow]:
         confidence = ("" if message.reply_confidence is None
                       else f" {message.reply_confidence:.2f}")
         rows.append(TraceRow("reply", f"{message.reply}  [{message.responder}{confidence}]"))
+    if message.history:
+        rows.append(TraceRow("after", f"{message.history[-1].user} → "
+                             f"{message.history[-1].bot}"))
+    for check in sorted(message.extras.get("relevance", []), key=lambda c: -c.relevance):
+        mark = "sent" if check.sent else "not sent"
+        rows.append(TraceRow("relevance", f"{check.relevance:.2f} {check.reply}  "
+                             f"[{check.responder}, {mark}]"))
+    if message.suggestions:
+        rows.append(TraceRow("suggested", items=tuple(Item(s) for s in message.suggestions),
+                             separator=" / "))
     for plugin, note in message.notes.items():
         rows.append(TraceRow("note", f"{plugin}: {note}"))
     rows.append(TraceRow(

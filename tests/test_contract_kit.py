@@ -13,6 +13,7 @@ from chatbot.testing import PluginContractError, check_plugin
 # Every built-in: (its settings, sized to train in seconds; the steps it runs after). Each
 # step before it is built from its defaults and, when trainable, trained by the kit first.
 SMALL_NET = {"epochs": 1, "embed_dim": 16, "hidden": 16}
+SMALL_RELEVANCE = {"epochs": 1, "dim": 16, "hidden": 16, "vocab_size": 1000}
 BUILT_INS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
     "normalize.soynlp": ({}, []),
     "split.kss": ({}, []),
@@ -32,10 +33,14 @@ BUILT_INS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
     # Answers the greetings of the kit's texts, even from a barely trained classifier.
     "respond.template": ({"threshold": 0.0}, [("classify.intent", {
         **SMALL_NET, "ngram_buckets": 2000, "ood_threshold": 0.0})]),
-    "respond.retrieval": ({}, []),
+    "rank.relevance": (SMALL_RELEVANCE, []),
+    # With the relevance model: every candidate's relevance goes into the trace.
+    "respond.retrieval": ({"min_relevance": "auto", "threshold": 0.2},
+                          [("rank.relevance", SMALL_RELEVANCE)]),
     "respond.seq2seq": ({**SMALL_NET, "vocab_size": 1000, "threshold": 0.0, "rerank": True},
                         [("respond.retrieval", {"threshold": 1.0})]),
     "fallback.lm": ({**SMALL_NET, "vocab_size": 1000, "layers": 1}, []),
+    "fallback.helpful": ({}, []),
 }
 
 

@@ -83,7 +83,8 @@ def test_formats_are_guessed_from_header_and_extension(tmp_path):
 
 def test_bundled_corpus_counts():
     stats = corpus_stats(load_dataset("demo"))
-    assert stats["dialog_pairs"] >= 2000 and stats["intents"] >= 15
+    assert stats["dialog_pairs"] >= 10_000 and stats["intents"] >= 40
+    assert stats["follow_up_turns"] >= 500
     assert stats["spam"] >= 600 and stats["ham"] >= 600
     assert stats["ood"] >= 300 and stats["sentences"] >= 3000
     assert stats["skipped_rows"] == 0
@@ -221,7 +222,7 @@ def test_cli_stats_json_keys(capsys):
     stats = json.loads(capsys.readouterr().out)
     for key in ("dialog_pairs", "intents", "spam", "ham", "ood", "sentences"):
         assert isinstance(stats[key], int)
-    assert stats["intents"] == 18
+    assert stats["intents"] == 46
 
 
 def test_cli_validate_lists_every_bad_row(capsys, tmp_path):

@@ -44,7 +44,7 @@ def dialog_log(tmp_path_factory):
     """A served log: demo questions with reviewers' labels, spam, a like and a dislike, an
     HTML-looking message, and one turn no pipeline can take (too long)."""
     corpus = load_dataset("demo")
-    dialog = [e for e in corpus.examples if e.answer][::40]
+    dialog = [e for e in corpus.examples if e.answer][::160]
     spam = [e for e in corpus.examples if e.spam == "spam"][::60]
     turns = [Turn(f"c{i // 5}", i % 5, utc_now(), e.text, bot_reply="(그때의 답)",
                   gold_intent=e.intent, gold_reply=e.answer, gold_spam="ham",

@@ -166,13 +166,13 @@ def test_numbers_on_the_command_line_are_bounded(argv, capsys):
 def test_unbounded_or_odd_conversation_ids_are_refused_and_not_stored(text_service, bad):
     with pytest.raises(InputError, match="conversation_id"):
         text_service.respond("안녕", bad)
-    assert text_service.store.count() == 0 and not text_service._next_index
+    assert text_service.store.count() == 0 and not text_service._conversations
 
 
 def test_idle_conversations_are_forgotten_and_indices_still_continue(text_service, monkeypatch):
     monkeypatch.setattr(service_module, "MAX_ACTIVE_CONVERSATIONS", 3)
     for number in range(10):
         text_service.respond("안녕", f"user-{number}")
-    assert len(text_service._next_index) == 3
+    assert len(text_service._conversations) == 3
     again = text_service.respond("또 왔어요", "user-0")  # forgotten, then found in the store
     assert again.turn_index == 1

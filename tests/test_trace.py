@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from chatbot.message import Message, Prediction, Token
+from chatbot.message import Exchange, Message, Prediction, Token
 from chatbot.serving.trace_view import trace_html
 from chatbot.trace import INDENT, LABEL_WIDTH, columns, format_trace, item_text, trace_rows
 
@@ -25,7 +25,8 @@ TIMINGS = {"normalize.soynlp": 0.06, "split.kiwi": 0.63, "spacing.kiwi": 0.56,
 SHOWN_AS = {"text": None, "normalized": "normalized", "sentences": "sentences",
             "spaced": "spaced", "tokens": "morphemes", "intent": "intent", "spam": "spam",
             "reply": "reply", "responder": "reply", "reply_confidence": "reply",
-            "notes": "note", "timings_ms": "time (ms)"}
+            "notes": "note", "timings_ms": "time (ms)", "history": "after",
+            "suggestions": "suggested"}
 LEFT_TO_JSON = {"vector", "extras"}
 
 
@@ -43,7 +44,8 @@ def full_message() -> Message:
         intent=Prediction("greeting", 0.98), spam=Prediction("ham", 0.01),
         reply="안녕하세요 <i>반가워요</i>", responder="respond.retrieval", reply_confidence=0.77,
         notes={"respond.template": "declined: no template for intent <ood>"},
-        timings_ms=dict(TIMINGS), extras={"batch_size": 3})
+        timings_ms=dict(TIMINGS), extras={"batch_size": 3},
+        history=[Exchange("<i>전</i>", "답")], suggestions=["<b>추천</b> 질문"])
 
 
 def terminal_labels(text: str) -> list[str]:
@@ -87,7 +89,8 @@ def test_the_web_trace_escapes_everything_it_shows():
     for markup in ("<b>", "<i>", "<ood>"):
         assert markup not in page
     assert "&lt;b&gt;" in page and "&lt;ood&gt;" in page
-    assert page.count("<span class='item'>") == 4 + 3 + len(TIMINGS)  # morphemes, kept, times
+    # morphemes, kept, the suggestion, times
+    assert page.count("<span class='item'>") == 4 + 3 + 1 + len(TIMINGS)
 
 
 @pytest.mark.parametrize("width", [20, 36, 50, 64, 80, 120])

@@ -182,7 +182,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def _summary(stats: dict) -> str:
     return ", ".join(
         f"{stats[key]:,} {label}" for key, label in (
-            ("dialog_pairs", "dialog pairs"), ("intents", "intents"), ("spam", "spam"),
+            ("dialog_pairs", "dialog pairs"), ("follow_up_turns", "of them follow-ups"),
+            ("intents", "intents"), ("spam", "spam"),
             ("ham", "ham"), ("abuse", "abusive"), ("ood", "out-of-domain"),
             ("sentences", "sentences"), ("skipped_rows", "skipped rows"),
         ) if stats[key]

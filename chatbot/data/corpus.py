@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from chatbot.message import Exchange
+
 
 @dataclass(frozen=True)
 class Example:
@@ -19,6 +21,8 @@ class Example:
         answer: the reply to it, for dialog data.
         intent: the intent label ("greeting", ..., "ood" for out-of-domain).
         spam: "spam" or "ham".
+        history: for a turn of a multi-turn dialog, the turns before it (oldest first); a
+            follow-up such as "왜?" means something only after them.
         source: "file:line" it came from, for error messages and inspection.
     """
 
@@ -26,6 +30,7 @@ class Example:
     answer: str | None = None
     intent: str | None = None
     spam: str | None = None
+    history: tuple[Exchange, ...] = ()
     source: str = ""
 
 

@@ -24,6 +24,7 @@ from chatbot.data.corpus import Corpus, Example
 from chatbot.data.formats import OOD_LABEL, READERS
 from chatbot.data.readers import ReadReport, read_lines, read_table
 from chatbot.errors import DatasetError, shown
+from chatbot.message import MAX_HISTORY, Exchange
 from chatbot_corpora import DEMO_DIR
 
 BUNDLED = "demo"
@@ -167,6 +168,8 @@ def read_demo_folder(folder: Path, skip_bad: bool = False) -> Corpus:
                 Example(row["question"], answer=row["answer"], intent=row["intent"],
                         source=f"{path}:{line}")
             )
+    for path in sorted(folder.glob("conversations/*.tsv")):
+        examples += conversation_turns(path, skip_bad, report)
     for path in sorted(folder.glob("spam/*.tsv")):
         for line, row in read_table(path, ("text", "label"), "\t", skip_bad, report):
             if row["label"] not in ("spam", "ham"):
@@ -185,6 +188,22 @@ def read_demo_folder(folder: Path, skip_bad: bool = False) -> Corpus:
                   skipped=report.skipped)
 
 
+def conversation_turns(path: Path, skip_bad: bool, report: ReadReport) -> list[Example]:
+    """The turns of a multi-turn dialog file (TSV ``conversation, user, bot, intent``; a
+    conversation's rows are consecutive, in turn order), each with the turns before it."""
+    examples: list[Example] = []
+    current, history = None, []
+    for line, row in read_table(path, ("conversation", "user", "bot", "intent"), "\t",
+                                skip_bad, report):
+        if row["conversation"] != current:
+            current, history = row["conversation"], []
+        examples.append(Example(row["user"], answer=row["bot"], intent=row["intent"],
+                                history=tuple(history[-MAX_HISTORY:]),
+                                source=f"{path}:{line}"))
+        history.append(Exchange(row["user"], row["bot"]))
+    return examples
+
+
 def corpus_stats(corpus: Corpus) -> dict[str, Any]:
     """Counts of what a corpus holds; keys are stable (0 where the corpus has none)."""
     intents = Counter(e.intent for e in corpus.examples if e.intent)
@@ -192,6 +211,7 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
     return {
         "examples": len(corpus.examples),
         "dialog_pairs": sum(1 for e in corpus.examples if e.answer),
+        "follow_up_turns": sum(1 for e in corpus.examples if e.history),
         "intents": len([label for label in intents if label != OOD_LABEL]),
         "intent_counts": dict(sorted(intents.items())),
         "spam": spam.get("spam", 0),

@@ -438,6 +438,14 @@ class LogStore:
                 ).fetchall()
         return [_from_row(row) for row in rows]
 
+    def last_turns(self, conversation_id: str, count: int) -> list[Turn]:
+        """The last ``count`` turns of a conversation, oldest first (what a resumed
+        conversation remembers)."""
+        with self._connection() as conn:
+            rows = conn.execute(_SELECT + " WHERE conversation_id = ? ORDER BY turn_index DESC "
+                                "LIMIT ?", (conversation_id, count)).fetchall()
+        return [_from_row(row) for row in reversed(rows)]
+
     def count(self) -> int:
         """How many turns are stored."""
         with self._connection() as conn:

@@ -16,6 +16,7 @@ from chatbot.data.formats import CHATBOTDATA_LABELS
 from chatbot.data.logstore import read_sqlite_with_source
 from chatbot.data.readers import read_header, read_table
 from chatbot.errors import ChatbotError, DatasetError
+from chatbot.message import MAX_HISTORY, Exchange
 
 # What --columns may map: the evaluation's name = the file's column.
 COLUMN_KEYS = ("text", "gold_reply", "gold_intent", "gold_spam")
@@ -113,6 +114,23 @@ def read_logs(paths: list[Path], columns: dict[str, str] | None = None) -> list[
                 f"{path}: cannot tell its format from the extension {suffix or '(none)'}",
                 hint="use .jsonl (dialog log), .sqlite/.db (chatbot serve's log) or .csv/.tsv")
     return turns
+
+
+def conversation_histories(turns: list[EvalTurn]) -> list[list[Exchange]]:
+    """What came before each turn in its logged conversation: the earlier turns' messages and
+    the replies the log recorded (what the user saw, and answered), oldest first, at most
+    MAX_HISTORY. A turn outside a conversation (no conversation_id or turn_index) has none."""
+    by_conversation: dict[str, list[EvalTurn]] = {}
+    for turn in turns:
+        if turn.conversation_id is not None and turn.turn_index is not None:
+            by_conversation.setdefault(turn.conversation_id, []).append(turn)
+    before: dict[int, list[Exchange]] = {}
+    for conversation in by_conversation.values():
+        conversation.sort(key=lambda turn: turn.turn_index)
+        for position, turn in enumerate(conversation):
+            before[id(turn)] = [Exchange(t.text, t.logged_reply or "")
+                                for t in conversation[max(0, position - MAX_HISTORY):position]]
+    return [before.get(id(turn), []) for turn in turns]
 
 
 def _read_sqlite(path: Path) -> list[EvalTurn]:

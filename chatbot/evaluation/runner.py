@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 
 from chatbot.capabilities import ScoresReplies
-from chatbot.evaluation.logs import EvalTurn
-from chatbot.message import Message
+from chatbot.evaluation.logs import EvalTurn, conversation_histories
+from chatbot.message import Exchange, Message
 from chatbot.pipeline import Failure, Pipeline
 
 logger = logging.getLogger(__name__)
@@ -67,20 +67,22 @@ def run_pipeline(pipeline: Pipeline, turns: list[EvalTurn], batch_size: int = 64
 
     scorer = reply_scorer(pipeline)
     outcomes = [Outcome(turn) for turn in turns]
+    histories = conversation_histories(turns)  # logged conversations are read in turn order
     started = time.perf_counter()
     with tqdm(total=len(turns), desc=label, unit="turn", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for start in range(0, len(outcomes), batch_size):
             batch = outcomes[start:start + batch_size]
-            _process(pipeline, batch)
+            _process(pipeline, batch, histories[start:start + batch_size])
             if scorer is not None:
                 _score_gold_replies(scorer, batch)
             bar.update(len(batch))
     return Run(outcomes, time.perf_counter() - started, batch_size)
 
 
-def _process(pipeline: Pipeline, batch: list[Outcome]) -> None:
-    results = pipeline.process_each([outcome.turn.text for outcome in batch])
+def _process(pipeline: Pipeline, batch: list[Outcome], histories: list[list[Exchange]]) -> None:
+    results = pipeline.process_each([outcome.turn.text for outcome in batch],
+                                    histories=histories)
     for outcome, result in zip(batch, results, strict=True):
         if isinstance(result, Failure):
             outcome.error = result.error

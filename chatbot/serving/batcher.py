@@ -14,9 +14,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 
-from chatbot.message import Message
+from chatbot.message import Exchange, Message
 from chatbot.pipeline import Failure, Pipeline
 from chatbot.text_input import MAX_MESSAGE_CHARS
 
@@ -48,11 +49,12 @@ class Batcher:
         self._worker = threading.Thread(target=self._run, name="chatbot-batcher", daemon=True)
         self._worker.start()
 
-    def process(self, text: str) -> Message | Failure:
-        """Process one text, blocking until its batch is done: its message, or why it failed
-        (one text's failure never fails its neighbours; see ``Pipeline.process_each``)."""
+    def process(self, text: str, history: Sequence[Exchange] = ()) -> Message | Failure:
+        """Process one text (after the conversation ``history``), blocking until its batch is
+        done: its message, or why it failed (one text's failure never fails its neighbours;
+        see ``Pipeline.process_each``)."""
         future: Future[Message | Failure] = Future()
-        self._waiting.put((text, future))
+        self._waiting.put((text, list(history), future))
         return future.result()
 
     def close(self) -> None:
@@ -81,16 +83,17 @@ class Batcher:
             if stop:
                 return
 
-    def _process(self, batch: list[tuple[str, Future]]) -> None:
+    def _process(self, batch: list[tuple[str, list[Exchange], Future]]) -> None:
         self.batch_sizes.append(len(batch))
         try:
-            results = self.pipeline.process_each([text for text, _ in batch], self.max_chars)
+            results = self.pipeline.process_each([text for text, _, _ in batch], self.max_chars,
+                                                  [history for _, history, _ in batch])
         except Exception as error:  # process_each catches the plugins' errors; this is a bug
             logger.exception("the batcher failed")
-            for _, future in batch:
+            for *_, future in batch:
                 future.set_exception(error)
             return
-        for result, (_, future) in zip(results, batch, strict=True):
+        for result, (*_, future) in zip(results, batch, strict=True):
             if isinstance(result, Message):
                 result.extras["batch_size"] = len(batch)  # in the trace: what it was served with
             future.set_result(result)

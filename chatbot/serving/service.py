@@ -14,14 +14,14 @@ import re
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.data.dialog_log import Turn, utc_now
 from chatbot.data.logstore import LogStore
 from chatbot.errors import InputError
-from chatbot.message import Message
+from chatbot.message import MAX_HISTORY, Exchange, Message
 from chatbot.pipeline import Failure, Pipeline
 from chatbot.serving.batcher import Batcher
 from chatbot.text_input import MAX_MESSAGE_CHARS, prepare_text
@@ -32,10 +32,20 @@ FAILURE_NOTICE = "알림: 죄송해요, 이 메시지를 처리하다가 문제�
 # A conversation id comes from outside (the API, a messenger's user id): it is bounded and plain
 # before it is stored or kept in memory.
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
-# Conversations whose next turn index is kept in memory; the least recently used beyond this,
-# and any idle for longer than IDLE_S, are forgotten (the store still knows their turns).
+# Conversations whose next turn index and last turns are kept in memory; the least recently
+# used beyond this, and any idle for longer than IDLE_S, are forgotten (the store still knows
+# their turns, and a conversation that comes back is read from it).
 MAX_ACTIVE_CONVERSATIONS = 10_000
 IDLE_S = 3600.0
+
+
+@dataclass
+class _Conversation:
+    """What the service remembers of an active conversation."""
+
+    next_index: int
+    history: deque[Exchange]  # its last MAX_HISTORY turns
+    last_used: float
 
 
 def default_log_db() -> Path:
@@ -96,8 +106,8 @@ class ChatService:
         self.version = version
         self.max_chars = max_chars
         self.batcher = Batcher(pipeline, max_batch=max_batch, max_chars=max_chars)
-        # conversation id -> (its next turn index, when it was last used), least recent first
-        self._next_index: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        # conversation id -> what is remembered of it, least recently used first
+        self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -117,7 +127,8 @@ class ChatService:
         return conversation_id
 
     def respond(self, text: str, conversation_id: str | None = None) -> Reply:
-        """Answer one message and log the turn; a refused message gets a notice instead.
+        """Answer one message, in the context of the conversation's last turns, and log the
+        turn; a refused message gets a notice instead.
 
         Raises:
             InputError: ``conversation_id`` is not a valid id (see :meth:`check_conversation_id`).
@@ -132,15 +143,16 @@ class ChatService:
             return Reply(self._notice(text), None, conversation_id, None,
                          (time.perf_counter() - started) * 1000)
         timestamp = utc_now()
+        history = self.history(conversation_id)
         try:
-            message = self.batcher.process(text)
+            message = self.batcher.process(text, history)
         except Exception:  # logged by the batcher; the user gets an apology, the server lives
             message = Failure("the batcher failed")
         if isinstance(message, Failure):  # logged where it failed
             return Reply(FAILURE_NOTICE, None, conversation_id, None,
                          (time.perf_counter() - started) * 1000)
         latency_ms = (time.perf_counter() - started) * 1000
-        turn_index = self._claim_index(conversation_id)
+        turn_index = self._claim_index(conversation_id, Exchange(text, message.reply or ""))
         self.store.append(Turn(
             conversation_id=conversation_id, turn_index=turn_index, timestamp=timestamp,
             user_text=text, bot_reply=message.reply, model_version=self.version,
@@ -164,21 +176,43 @@ class ChatService:
                     f"{self.max_chars:,}자 이하로 나눠서 보내 주세요.")
         return "알림: 읽을 수 없는 문자가 많은 메시지예요. 일반 텍스트로 보내 주세요."
 
-    def _claim_index(self, conversation_id: str) -> int:
+    def history(self, conversation_id: str) -> list[Exchange]:
+        """The conversation's last turns (at most MAX_HISTORY), oldest first: from memory, or
+        from the store for a conversation the service has not seen since it started."""
+        with self._lock:
+            return list(self._remembered(conversation_id, time.monotonic()).history)
+
+    def _claim_index(self, conversation_id: str, exchange: Exchange) -> int:
         # Indices continue a conversation already in the store (a restarted server, a
         # resumed terminal chat) and never repeat under concurrent requests.
         now = time.monotonic()
         with self._lock:
-            known = self._next_index.pop(conversation_id, None)
-            index = known[0] if known else self.store.next_turn_index(conversation_id)
-            self._next_index[conversation_id] = (index + 1, now)
+            conversation = self._remembered(conversation_id, now)
+            index = conversation.next_index
+            conversation.next_index += 1
+            conversation.history.append(exchange)
             self._forget_idle(now)
             return index
 
+    def _remembered(self, conversation_id: str, now: float) -> _Conversation:
+        """The conversation's memory, most recently used now (call with the lock held)."""
+        conversation = self._conversations.pop(conversation_id, None)
+        if conversation is None:
+            turns = self.store.last_turns(conversation_id, MAX_HISTORY)
+            conversation = _Conversation(
+                next_index=turns[-1].turn_index + 1 if turns else 0,
+                history=deque((Exchange(t.user_text, t.bot_reply or "") for t in turns),
+                              maxlen=MAX_HISTORY),
+                last_used=now)
+        conversation.last_used = now
+        self._conversations[conversation_id] = conversation
+        return conversation
+
     def _forget_idle(self, now: float) -> None:
         # Oldest first: stop at the first conversation that is recent and within the cap.
-        while self._next_index:
-            oldest_id, (_, last_used) = next(iter(self._next_index.items()))
-            if now - last_used <= IDLE_S and len(self._next_index) <= MAX_ACTIVE_CONVERSATIONS:
+        while self._conversations:
+            oldest_id, oldest = next(iter(self._conversations.items()))
+            if (now - oldest.last_used <= IDLE_S
+                    and len(self._conversations) <= MAX_ACTIVE_CONVERSATIONS):
                 break
-            del self._next_index[oldest_id]
+            del self._conversations[oldest_id]

@@ -74,6 +74,9 @@ def run_terminal_chat(service: ChatService, out: TextIO, read: Callable[[str], s
                 continue
             reply = service.respond(line, conversation)
             out.write(f"봇> {reply.text}\n")
+            if reply.message is not None and reply.message.suggestions:
+                out.write("    이렇게 물어볼 수 있어요: "
+                          + " / ".join(reply.message.suggestions) + "\n")
             if show_trace and reply.message is not None:
                 out.write(format_trace(reply.message) + "\n")
             answered += reply.turn_index is not None

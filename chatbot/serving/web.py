@@ -24,7 +24,7 @@ from starlette.responses import PlainTextResponse  # noqa: E402
 from chatbot.contract import AttentionMap  # noqa: E402
 from chatbot.errors import InputError  # noqa: E402
 from chatbot.message import Message  # noqa: E402
-from chatbot.serving.service import ChatService  # noqa: E402
+from chatbot.serving.service import ChatService, Reply  # noqa: E402
 from chatbot.serving.trace_view import EMPTY_TRACE, attention_figure, trace_html  # noqa: E402
 
 EXAMPLES = [
@@ -91,6 +91,12 @@ def heatmap_note(writers: Collection[str]) -> str | None:
             "조각(세로)이 질문의 어느 조각(가로)을 보고 쓰였는지 보여 줘요.")
 
 
+def suggestions_update(reply: Reply) -> Any:
+    """The suggestion buttons after a reply: the ones it came with, hidden when none."""
+    offered = reply.message.suggestions if reply.message is not None else []
+    return gr.Dataset(samples=[[text] for text in offered], visible=bool(offered))
+
+
 def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Blocks:
     """The chat page: conversation, examples and clear on the left; the last turn's trace and,
     when a step of the pipeline writes attention maps, the heatmap on the right. Also the
@@ -101,20 +107,21 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
     def submit(text: str, history: list[dict], state: dict | None) -> Iterator[tuple]:
         state = state or _new_conversation(service)
         if not text.strip():  # Enter on an empty box: nothing to say, nothing to log
-            yield "", history, state, gr.skip(), gr.skip()
+            yield "", history, state, gr.skip(), gr.skip(), gr.skip()
             return
         history = [*history, {"role": "user", "content": html.escape(text)}]
-        yield "", history, state, gr.skip(), gr.skip()
+        yield "", history, state, gr.skip(), gr.skip(), gr.skip()
         reply = service.respond(text, state["id"])
         history.append({"role": "assistant", "content": ""})
         if reply.turn_index is not None:
             state["turns"][str(len(history) - 1)] = reply.turn_index
         for end in range(STREAM_CHARS, len(reply.text) + STREAM_CHARS, STREAM_CHARS):
             history[-1] = {"role": "assistant", "content": html.escape(reply.text[:end])}
-            yield "", history, state, gr.skip(), gr.skip()
+            yield "", history, state, gr.skip(), gr.skip(), gr.skip()
             time.sleep(STREAM_DELAY_S)
         attention = attention_to_show(reply.message, writers)
-        yield "", history, state, trace_html(reply.message), attention_figure(attention)
+        yield ("", history, state, trace_html(reply.message), attention_figure(attention),
+               suggestions_update(reply))
 
     def like(state: dict | None, data: gr.LikeData) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -125,11 +132,16 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
         service.feedback(state["id"], turn, value)
 
     def clear() -> tuple:
-        return [], _new_conversation(service), EMPTY_TRACE, None
+        return [], _new_conversation(service), EMPTY_TRACE, None, gr.Dataset(visible=False)
+
+    def pick(sample: list[str]) -> str:
+        return sample[0]  # a suggestion clicked: it becomes the message, sent at once
 
     def chat(message: str, conversation_id: str = "") -> dict:
         """Send one message; returns the reply, the responder that gave it, its confidence,
-        and the conversation_id to pass with the next message (a new one when empty)."""
+        suggestions of what to ask next (when the bot could not help), and the
+        conversation_id to pass with the next message (a new one when empty). Messages with
+        the same conversation_id are answered in the context of the turns before them."""
         try:
             reply = service.respond(message, conversation_id or None)
         except InputError as error:  # a bad conversation_id: the caller is told why
@@ -139,6 +151,7 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
                 "turn_index": reply.turn_index, "refused": reply.refused,
                 "responder": answered.responder if answered else None,
                 "confidence": answered.reply_confidence if answered else None,
+                "suggestions": list(answered.suggestions) if answered else [],
                 "latency_ms": round(reply.latency_ms, 1)}
 
     with gr.Blocks(title=title) as app:
@@ -154,6 +167,8 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
                 with gr.Row():
                     send = gr.Button("보내기", variant="primary", elem_id="send")
                     clear_button = gr.Button("대화 지우기", elem_id="clear")
+                suggestions = gr.Dataset(components=[box], samples=[], visible=False,
+                                         label="이렇게 물어보세요", elem_id="suggestions")
                 gr.Examples(EXAMPLES, inputs=box, label="예시")
             with gr.Column(scale=2):
                 gr.Markdown("### 마지막 메시지의 처리 과정 (trace)")
@@ -162,14 +177,17 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
                 trace = gr.HTML(EMPTY_TRACE, elem_id="trace")
                 heatmap = gr.Plot(label=f"어텐션 히트맵 ({', '.join(writers)})",
                                   elem_id="attention", visible=bool(writers))
-        outputs = [box, chatbot, state, trace, heatmap]
+        outputs = [box, chatbot, state, trace, heatmap, suggestions]
         for event in (box.submit, send.click):
             event(submit, [box, chatbot, state], outputs, api_visibility="private",
                   concurrency_limit=None)
+        suggestions.click(pick, [suggestions], [box], api_visibility="private").then(
+            submit, [box, chatbot, state], outputs, api_visibility="private",
+            concurrency_limit=None)
         chatbot.like(like, [state], None, api_visibility="private")
-        clear_button.click(clear, None, [chatbot, state, trace, heatmap],
+        clear_button.click(clear, None, [chatbot, state, trace, heatmap, suggestions],
                            api_visibility="private")
-        chatbot.clear(lambda: clear()[1:], None, [state, trace, heatmap],
+        chatbot.clear(lambda: clear()[1:], None, [state, trace, heatmap, suggestions],
                       api_visibility="private")  # the chat's own trash icon
         gr.api(chat, api_name="chat", concurrency_limit=None)
     return app

@@ -96,7 +96,11 @@ class ClassifierPlugin(Plugin):
     # -- training ----------------------------------------------------------------------------
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        labelled = [e for e in corpus.examples if self.label_of(e)]
+        # One example per (text, label): a question seen with several answers would otherwise
+        # weigh more, and its copies would land on both sides of the dev split. Follow-up turns
+        # ("왜?") are left out: their label is the conversation's, not the text's.
+        labelled = list({(e.text, self.label_of(e)): e for e in corpus.examples
+                         if self.label_of(e) and not e.history}.values())
         counts = Counter(self.label_of(e) for e in labelled)
         if len(counts) < 2:
             raise ChatbotError(

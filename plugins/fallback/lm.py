@@ -4,8 +4,9 @@ It learns the dialog corpus as "question <sep> answer" sequences, so that given 
 and <sep> it continues with an answer. Sampling is top-k / top-p with a temperature
 (chatbot_plugins.generation), seeded per message so the same message gets the same reply. It
 is a responder like the others (it answers open messages only, and declines a reply whose mean
-token probability is below ``threshold``, saying why), and the last one: a message whose
-generated reply it declined gets the canned reply, so every message is answered.
+token probability is below ``threshold``, or relevance below ``min_relevance``, saying why),
+and the last one: a message whose generated reply it declined gets the canned reply, so every
+message is answered; with ``canned_reply: null``, fallback.helpful after it answers instead.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
                                   "same reply")
     threshold: float = Field(0.15, ge=0, le=1, description="below this mean token "
                              "probability the canned reply is given instead")
-    canned_reply: str = Field(
+    canned_reply: str | None = Field(
         "음, 제가 잘 이해하지 못했어요. 조금 다르게 말씀해 주시겠어요?",
-        description="the reply when even the language model is unsure",
+        description="the reply when even the language model is unsure; null: none, the "
+        "message is left to a later step (fallback.helpful)",
     )
 
 
@@ -139,9 +141,12 @@ class LanguageModelFallback(Responder):
 
     def decline(self, message: Message, reason: str, answer: Answer | None) -> None:
         """The fallback's own rule: a message whose generated reply it declines gets the canned
-        reply, so none is left open. It carries the confidence of the reply it stands in
-        for (0 when the model wrote nothing)."""
+        reply, so none is left open (with ``canned_reply: null`` it is left to a later step).
+        It carries the confidence of the reply it stands in for (0 when the model wrote
+        nothing)."""
         super().decline(message, reason, answer)
+        if self.config.canned_reply is None:
+            return  # a later fallback answers
         message.reply, message.responder = self.config.canned_reply, self.name
         message.reply_confidence = answer.confidence if answer is not None else 0.0
         message.notes[self.name] += "; the canned reply instead"

@@ -14,7 +14,7 @@ from pydantic import Field
 from safetensors.torch import save_file
 from torch.nn import functional as F
 
-from chatbot.contract import Contract, RetrievalCandidate, RetrievalMatch
+from chatbot.contract import Contract, RelevanceCheck, RetrievalCandidate, RetrievalMatch
 from chatbot.errors import ChatbotError, NotFittedError
 from chatbot.message import Message
 from chatbot.plugin import TrainContext
@@ -24,8 +24,8 @@ from chatbot_plugins.respond.base import (
     Responder,
     ResponderConfig,
     dialog_pairs,
-    text_of,
 )
+from chatbot_plugins.respond.followups import FollowUpIndex, merged
 from chatbot_plugins.respond.ngram_index import NgramIndex
 
 if TYPE_CHECKING:
@@ -58,23 +58,41 @@ class RetrievalConfig(ResponderConfig):
         "to the question's own similarity",
     )
     candidates: int = Field(5, ge=1, le=50, description="the answers of this many nearest "
-                            "questions are left in the trace for later responders "
+                            "questions are weighed by the relevance model (with "
+                            "min_relevance) and left in the trace for later responders "
                             "(respond.seq2seq with rerank: true)")
+    sure_similarity: float | None = Field(
+        None, ge=0, le=1, description="with min_relevance, a candidate whose question is at "
+        "least this similar is sent whatever its relevance (still ranked by it): a near-exact "
+        "match of a training question is a stronger sign than a small relevance model's "
+        "doubt; null: every candidate needs min_relevance")
+    relevance_weight: float = Field(1.0, ge=0, le=10, description="with min_relevance, "
+                                    "candidates rank by their question's similarity plus "
+                                    "this times their relevance")
+    relevance_margin: float = Field(0.1, ge=0, le=1, description="with min_relevance, "
+                                    "candidates ranked this close to the best one count as "
+                                    "equally good, and the message picks among them (so "
+                                    "replies vary)")
 
 
 class RetrievalResponder(Responder):
     """Finds the training question closest to the message and answers with its answer when
     the similarity clears ``threshold``. A question seen with several answers gets one of
-    them per message (the same message always gets the same one)."""
+    them per message (the same message always gets the same one), never the reply the bot
+    just gave. A message with a history is also matched against the follow-up turns of the
+    corpus's multi-turn dialogs (chatbot_plugins.respond.followups). With ``min_relevance``,
+    the relevance model chooses among the candidates and vets the one chosen."""
 
     name = "respond.retrieval"
+    # 2: matches the spaced text when a spacing step ran (1: the normalized text)
+    version = 2
     Config = RetrievalConfig
     requires = ("text",)
     assigns = ("reply", "extras.retrieval")
     trainable = True
 
     @classmethod
-    def contract(cls, config: RetrievalConfig) -> Contract:
+    def own_contract(cls, config: RetrievalConfig) -> Contract:
         requires, because = ["text"], {}
         if config.method != "ngram":
             requires.append("vector")
@@ -92,6 +110,7 @@ class RetrievalResponder(Responder):
         self.index: NgramIndex | None = None
         self.vectors: torch.Tensor | None = None  # (questions, dim), unit rows
         self.answer_index: NgramIndex | None = None  # every answer, questions' lists flattened
+        self.follow_ups: FollowUpIndex | None = None  # turns of multi-turn dialogs
 
     @property
     def uses_vectors(self) -> bool:
@@ -114,12 +133,15 @@ class RetrievalResponder(Responder):
         self.intents = [intents[question].most_common(1)[0][0] for question in grouped]
         messages = context.upstream(self.questions)
         if self.uses_ngrams:
-            self.index = NgramIndex.build([text_of(m) for m in messages])
+            self.index = NgramIndex.build([m.current_text for m in messages])
         if self.uses_vectors:
             self.vectors = _unit_vectors(messages, self.name)
         if self.config.intent_weight > 0:
             self._same_intent(messages[:1])  # no classifier before: say so now, not at chat
         self._index_answers()
+        turns = [e for e in dialog_pairs(corpus, self.name, follow_ups=True) if e.history]
+        self.follow_ups = FollowUpIndex.build(
+            turns, [m.current_text for m in context.upstream(e.text for e in turns)])
 
     def _index_answers(self) -> None:
         """The answers' n-gram index, built from the stored answers when answer_weight is on."""
@@ -132,7 +154,7 @@ class RetrievalResponder(Responder):
         similarity = torch.zeros(len(messages), len(self.questions))  # (batch, questions)
         parts = 0
         if self.index is not None:
-            similarity += self.index.similarities([text_of(m) for m in messages])
+            similarity += self.index.similarities([m.current_text for m in messages])
             parts += 1
         if self.vectors is not None:
             vectors = _unit_vectors(messages, self.name)  # (batch, dim)
@@ -152,22 +174,114 @@ class RetrievalResponder(Responder):
             self._index_answers()
             ranking, best_answer = self._with_answers(messages, ranking)
         nearest = ranking.topk(min(self.config.candidates, len(self.questions)), dim=1)
-        results: list[Answer | str] = []
+        rows = []
         for row, (message, indices) in enumerate(zip(messages, nearest.indices.tolist(),
                                                      strict=True)):
-            pick = zlib.crc32(message.text.encode())
             scores = similarity[row, indices].tolist()  # the questions' own similarity
-            # answer → its nearest question; many questions share one answer
-            candidates: dict[str, RetrievalCandidate] = {}
-            for score, index in zip(scores, indices, strict=True):
-                choice = (pick if best_answer is None else int(best_answer[row, index]))
-                answer = self.answers[index][choice % len(self.answers[index])]
+            chosen = None if best_answer is None else best_answer[row, indices].tolist()
+            rows.append(self._candidates(message, indices, scores, chosen))
+        if self.follow_ups is not None:
+            later = self.follow_ups.candidates(messages, [m.current_text for m in messages],
+                                               self.config.candidates)
+            rows = [merged(row, extra) for row, extra in zip(rows, later, strict=True)]
+        if self.config.relevance_checked() and self.index is not None:
+            rows = [merged(row, extra) for row, extra in zip(rows, self._continuations(messages),
+                                                             strict=True)]
+        if self.config.relevance_checked():
+            return self._by_relevance(messages, rows)
+        results: list[Answer | str] = []
+        for message, candidates in zip(messages, rows, strict=True):
+            if not candidates:
+                results.append("its only answers would repeat the last reply")
+                continue
+            best = candidates[0]
+            message.extras.setdefault("retrieval", RetrievalMatch(
+                best.question, best.similarity, candidates))
+            results.append(Answer(best.answer, max(0.0, min(1.0, best.similarity))))
+        return results
+
+    def _candidates(self, message: Message, indices: list[int], scores: list[float],
+                    chosen: list[int] | None) -> list[RetrievalCandidate]:
+        """The answers of the nearest questions, nearest first, never the bot's last reply.
+
+        Without the relevance model a question gives one of its answers (the one that best
+        echoes the message with ``answer_weight``, else one picked by the message's hash, so
+        the same message gets the same answer); with it, every answer, for the model to
+        weigh.
+        """
+        pick = zlib.crc32(message.text.encode())
+        every = self.config.relevance_checked()
+        candidates: dict[str, RetrievalCandidate] = {}  # answer → its nearest question
+        for position, (score, index) in enumerate(zip(scores, indices, strict=True)):
+            answers = self.answers[index]
+            if not every:  # its chosen answer first, the others after it in turn
+                start = (pick if chosen is None else chosen[position]) % len(answers)
+                answers = answers[start:] + answers[:start]
+            answers = [a for a in answers if a != message.last_reply][:None if every else 1]
+            for answer in answers:
                 candidates.setdefault(answer, RetrievalCandidate(
                     self.questions[index], answer, round(score, 4)))
-            best = next(iter(candidates.values()))
-            message.extras.setdefault("retrieval", RetrievalMatch(
-                best.question, best.similarity, list(candidates.values())))
-            results.append(Answer(best.answer, max(0.0, min(1.0, scores[0]))))
+        return list(candidates.values())
+
+    def required_relevance(self, answer: Answer) -> float:
+        sure = self.config.sure_similarity
+        if sure is not None and answer.confidence >= sure:
+            return 0.0
+        return super().required_relevance(answer)
+
+    def _continuations(self, messages: list[Message]) -> list[list[RetrievalCandidate]]:
+        """For a message with a history, the other answers of the question nearest to the
+        previous user turn: "그럼 어떻게 해?" may be answered by the advice the bot did not
+        give yet. Only the relevance model can tell whether one fits, so only with it."""
+        out: list[list[RetrievalCandidate]] = [[] for _ in messages]
+        rows = [index for index, message in enumerate(messages) if message.history]
+        if not rows:
+            return out
+        similarity = self.index.similarities([messages[i].history[-1].user
+                                              for i in rows])  # (rows, questions)
+        best = similarity.max(dim=1)
+        for row, value, index in zip(rows, best.values.tolist(), best.indices.tolist(),
+                                     strict=True):
+            out[row] = [RetrievalCandidate(f"{self.questions[index]} (the turn before)", answer,
+                                           round(value, 4))
+                        for answer in self.answers[index]
+                        if answer != messages[row].last_reply]
+        return out
+
+    def _by_relevance(self, messages: list[Message],
+                      rows: list[list[RetrievalCandidate]]) -> list[Answer | str]:
+        """The best candidate by its question's similarity and its relevance (weighted by
+        ``relevance_weight``), among those whose question clears ``threshold``; every
+        candidate's relevance goes into the trace. Candidates within ``relevance_margin`` of
+        the best count as equally good, and the message's hash picks among them, so that
+        replies vary."""
+        eligible = [[c for c in candidates if c.similarity >= self.config.threshold]
+                    for candidates in rows]
+        scores = self.relevance_model.relevance(messages, [[c.answer for c in candidates]
+                                                           for candidates in eligible])
+        results: list[Answer | str] = []
+        for message, candidates, usable, relevance in zip(messages, rows, eligible, scores,
+                                                          strict=True):
+            if candidates:
+                message.extras.setdefault("retrieval", RetrievalMatch(
+                    candidates[0].question, candidates[0].similarity, candidates))
+            if not usable:
+                nearest = candidates[0].similarity if candidates else 0.0
+                results.append(f"no training question is similar enough (nearest "
+                               f"{nearest:.2f}, threshold {self.config.threshold})")
+                continue
+            checks = message.extras.setdefault("relevance", [])
+            checks += [RelevanceCheck(self.name, c.answer, round(r, 4), False)
+                       for c, r in zip(usable, relevance, strict=True)]
+            weight = self.config.relevance_weight
+            ranked = [(c.similarity + weight * r, c, r)
+                      for c, r in zip(usable, relevance, strict=True)]
+            top = max(score for score, _, _ in ranked)
+            good = [(c, r) for score, c, r in ranked
+                    if score >= top - self.config.relevance_margin]
+            candidate, score = good[zlib.crc32(message.text.encode()) % len(good)]
+            results.append(Answer(candidate.answer, max(0.0, min(1.0, candidate.similarity)),
+                                  relevance=score))
         return results
 
     def _same_intent(self, messages: list[Message]) -> torch.Tensor:
@@ -190,7 +304,7 @@ class RetrievalResponder(Responder):
         group = torch.tensor([q for q, answers in enumerate(self.answers)
                               for _ in answers])  # (answers,) the question of each answer
         start = torch.tensor([0, *itertools.accumulate(len(a) for a in self.answers)][:-1])
-        to_answer = self.answer_index.similarities([text_of(m) for m in messages])  # (B, A)
+        to_answer = self.answer_index.similarities([m.current_text for m in messages])  # (B, A)
         best = torch.full_like(similarity, -1.0).scatter_reduce(
             1, group.expand_as(to_answer), to_answer, reduce="amax")  # (batch, questions)
         # The first answer of each question that reaches its best similarity.
@@ -210,6 +324,8 @@ class RetrievalResponder(Responder):
             encoding="utf-8")
         if self.index is not None:
             self.index.save(path, NGRAM_STEM)
+        if self.follow_ups is not None:
+            self.follow_ups.save(path)
         if self.vectors is not None:
             save_file({"vectors": self.vectors.contiguous()}, str(path / VECTORS_FILE))
 
@@ -245,6 +361,7 @@ class RetrievalResponder(Responder):
                        VECTORS_FILE)
             plugin.vectors = vectors
         plugin._index_answers()
+        plugin.follow_ups = FollowUpIndex.load(state)
         return plugin
 
 

@@ -113,7 +113,7 @@ class Seq2SeqResponder(Responder):
     trainable = True
 
     @classmethod
-    def contract(cls, config: Seq2SeqConfig) -> Contract:
+    def own_contract(cls, config: Seq2SeqConfig) -> Contract:
         assigns = ["reply"] + (["extras.attention"] if config.attention != "none" else [])
         if not config.rerank:
             return Contract(requires=cls.requires, assigns=tuple(assigns))

@@ -1,0 +1,1 @@
+"""Rankers: plugins that score candidate replies for the responders after them."""
