@@ -184,14 +184,16 @@ def tune_chain(pipeline: Pipeline, messages: list[Message], references: list[str
 
 
 def bootstrap_difference(baseline: list[str], system: list[str], references: list[str],
-                         resamples: int = 1000, seed: int = 0) -> dict[str, dict]:
-    """system − baseline in BLEU-4 and chrF (eojeol) with a 95% paired bootstrap interval:
-    the same resampled questions score both."""
+                         resamples: int = 1000, seed: int = 0,
+                         unit: str = "eojeol") -> dict[str, dict]:
+    """system − baseline in BLEU-4 and chrF with a 95% paired bootstrap interval: the same
+    resampled questions score both. ``unit`` names what the texts are split into (eojeol, or
+    morpheme for texts given as space-joined morphemes)."""
     random = np.random.default_rng(seed)
     result = {}
-    for name, statistics, to_score in (("bleu4_eojeol", metrics.bleu_statistics,
+    for name, statistics, to_score in ((f"bleu4_{unit}", metrics.bleu_statistics,
                                         metrics.bleu_score),
-                                       ("chrf_eojeol", metrics.chrf_statistics,
+                                       (f"chrf_{unit}", metrics.chrf_statistics,
                                         metrics.chrf_score)):
         a, b = statistics(baseline, references), statistics(system, references)
         deltas = []

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from chatbot.capabilities import CAPABILITIES
 from chatbot.contract import EXTRAS_PREFIX, Contract, extra_key, known_names, payload_type
 from chatbot.data.corpus import Corpus
 from chatbot.message import MESSAGE_FIELDS, Message
@@ -116,8 +117,9 @@ def _check_declaration(cls: type[Plugin]) -> None:
         _fail(cls, "the class needs a docstring: its first line is the summary shown in "
                    "`chatbot plugins`")
     _check_names(cls, Contract(requires=cls.requires, assigns=cls.assigns), "")
-    if not cls.assigns:
-        _fail(cls, "assigns is empty: declare the Message fields the plugin writes")
+    if not cls.assigns and not any(issubclass(cls, c) for c in CAPABILITIES):
+        _fail(cls, "assigns is empty: declare the Message fields the plugin writes (only a "
+                   "plugin that serves later steps with a capability writes nothing)")
     if not issubclass(cls.Config, PluginConfig):
         _fail(cls, "Config must subclass chatbot.plugin.PluginConfig")
     undescribed = [n for n, f in cls.Config.model_fields.items() if not f.description]

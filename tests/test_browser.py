@@ -129,7 +129,7 @@ def test_a_person_chats_in_the_browser(server):
         greeting = _latest(service.store, "안녕하세요")
         expect(chat).to_contain_text(greeting.bot_reply)
 
-        question = "<b>굵게</b> 파이썬 데코레이터 알려줘"
+        question = "<b>굵게</b> 칼슘 이온 채널의 구조 설명 좀"
         box.fill(question)
         page.locator("#send").click()
         expect(trace).to_contain_text(question, timeout=20_000)  # the new turn's trace
@@ -140,6 +140,18 @@ def test_a_person_chats_in_the_browser(server):
         expect(page.locator("#attention-note")).to_contain_text("respond.seq2seq")  # when
         for stage in ("morphemes", "intent", "respond.retrieval", "time (ms)"):
             expect(trace).to_contain_text(stage)
+
+        # When nothing fits, the fallback's suggestions show as buttons; one click sends one.
+        _only_the_helpful_fallback(service.pipeline)
+        box.fill("음 그러니까 그게 말이야")
+        box.press("Enter")
+        suggestions = page.locator("#suggestions")
+        expect(suggestions).to_be_visible(timeout=20_000)
+        offered = _latest(service.store, "음 그러니까 그게 말이야").trace["suggestions"]
+        expect(suggestions).to_contain_text(offered[0])
+        suggestions.get_by_text(offered[0], exact=True).click()
+        expect(trace).to_contain_text(offered[0], timeout=20_000)  # it was sent as a message
+        expect(chat).to_contain_text(offered[0])
 
         # Gradio labels the rating buttons in the browser's language.
         page.locator("#chat button:is([aria-label='좋아요'], [aria-label='Like'])").first.click()
@@ -157,9 +169,22 @@ def test_a_person_chats_in_the_browser(server):
         browser.close()
 
     turns = service.store.turns(greeting.conversation_id)
-    assert [t.user_text for t in turns] == ["안녕하세요", question]
+    assert [t.user_text for t in turns] == ["안녕하세요", question, "음 그러니까 그게 말이야",
+                                            offered[0]]
     assert turns[1].trace["responder"] == "respond.seq2seq"
+    assert turns[2].trace["responder"] == "fallback.helpful"
+    assert turns[3].trace["history"][-1]["user"] == "음 그러니까 그게 말이야"  # remembered
     _wait_for(lambda: service.store.turns(greeting.conversation_id)[0].feedback == 1)
+
+
+def _only_the_helpful_fallback(pipeline: Pipeline) -> None:
+    """From now on the generators decline everything and leave it to fallback.helpful."""
+    for plugin in pipeline.plugins:
+        if plugin.name == "respond.seq2seq":
+            plugin.config = plugin.config.model_copy(update={"threshold": 1.0})
+        if plugin.name == "fallback.lm":
+            plugin.config = plugin.config.model_copy(
+                update={"threshold": 1.0, "canned_reply": None})
 
 
 def _latest(store: LogStore, text: str):
