@@ -238,6 +238,7 @@ def _check_round_trip(plugin: Plugin, contract: Contract, config: PluginConfig,
     with tempfile.TemporaryDirectory() as folder:
         plugin.save(Path(folder))
         loaded = type(plugin).load(Path(folder), config)
+    loaded.bind(upstream)
     again = loaded.process(_run(upstream, [Message(text) for text in texts]))
     _check_same(plugin, contract, result, again, "after save and load", "before")
 

@@ -76,11 +76,12 @@ pipeline:
   - plugin: respond.retrieval
     threshold: 0.75
   - plugin: respond.seq2seq
-    epochs: 6                     # fewer write empty replies on this corpus
+    epochs: 6
+    learning_rate: 0.005
     embed_dim: 32
     hidden: 64
-    vocab_size: 1500
-    threshold: 0.9
+    vocab_size: 3000              # with fewer pieces, mostly single syllables, six epochs
+    threshold: 0.9                # learn no more than an unconditional babble
   - plugin: fallback.lm
     epochs: 3
     embed_dim: 32

@@ -68,15 +68,15 @@ def test_device_choice_and_clear_errors():
 
 def test_classifiers_learn_the_bundled_intents_and_spam(trained):
     intent, spam = trained.plugins[2], trained.plugins[3]
-    assert intent.history.epochs[-1]["dev_macro_f1"] > 0.4  # 19 labels: chance is 0.05
+    assert intent.history.epochs[-1]["dev_macro_f1"] > 0.4  # 47 labels: chance is 0.02
     assert spam.history.epochs[-1]["dev_macro_f1"] > 0.8
-    assert len(intent.labels) == 19 and "ood" in intent.labels
+    assert len(intent.labels) == 47 and "ood" in intent.labels
     messages = trained.process_texts([
-        "안녕하세요 반가워요",
+        "파이썬 코드 짜줘",
         "[Web발신] 무직자 당일 대출 승인 http://loan.example",
         "배고파 뭐 먹지",
     ])
-    assert messages[0].intent.label == "greeting"
+    assert messages[0].intent.label == "ood" and messages[2].intent.label == "food"
     assert messages[1].spam.label == "spam"
     assert messages[1].reply == spam.config.refusal and messages[1].responder == "classify.spam"
     assert messages[2].spam.label == "ham" and messages[2].reply is None
