@@ -31,6 +31,7 @@ class RetrievalCandidate:
     question: str
     answer: str
     similarity: float  # cosine similarity of the message to ``question``, 0..1
+    intent: str | None = None  # the question's intent in the corpus, when it has one
 
 
 @dataclass

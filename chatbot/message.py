@@ -164,6 +164,14 @@ class Message:
             out["notes"] = dict(self.notes)
         out["timings_ms"] = {name: round(ms, 3) for name, ms in self.timings_ms.items()}
         for key, value in self.extras.items():
-            is_payload = is_dataclass(value) and not isinstance(value, type)
-            out.setdefault(key, asdict(value) if is_payload else value)
+            out.setdefault(key, _plain(value))
         return out
+
+
+def _plain(value: Any) -> Any:
+    """An extras payload as JSON values: dataclasses (also inside lists) become objects."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value

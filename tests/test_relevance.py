@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from chatbot.config import PipelineSpec, Step, parse_config
 from chatbot.contract import RelevanceCheck
 from chatbot.data.corpus import Corpus, Example
 from chatbot.errors import ConfigError
-from chatbot.message import Exchange, Message
+from chatbot.message import Exchange, Message, Prediction
 from chatbot.pipeline import Pipeline
 from chatbot.plugin import Plugin
 from chatbot.registry import default_registry
@@ -189,3 +191,43 @@ def test_a_trained_relevance_model_prefers_the_real_reply(demo_corpus, tmp_path)
     again = loaded.relevance([Message(unseen[0].text)], [[unseen[0].answer]])
     assert again[0][0] == pytest.approx(scores[0][0], abs=1e-5)
     assert 0 < loaded.tuned_threshold() < 1
+
+
+def test_the_relevance_checks_are_in_the_json_trace():
+    message = _retrieval_bot().process([Message(PET)])[0]
+    checks = json.loads(json.dumps(message.to_dict(), ensure_ascii=False))["relevance"]
+    assert {check["reply"] for check in checks} >= set(PET_ANSWERS)
+    assert [check["sent"] for check in checks].count(True) == 1
+
+
+class _Guess(Plugin):
+    """Predicts the intent the test put in the text's first word (pets, study, ood)."""
+
+    name = "test.guess"
+    assigns = ("intent",)
+
+    def process(self, messages):
+        for message in messages:
+            label = {"강아지": "pets", "시험": "study"}.get(message.text.split()[0], "ood")
+            message.intent = Prediction(label, 0.9)
+        return messages
+
+
+def test_the_intent_gate_keeps_answers_of_another_intent_out_below_its_similarity():
+    retrieval = default_registry().get("respond.retrieval")
+    bot = Pipeline(PipelineSpec(steps=[
+        Step(_Guess, _Guess.Config()),
+        Step(retrieval, retrieval.Config(threshold=0.1, intent_gate=0.99)),
+    ]))
+    odd = Example("강아지 시험 망했어", answer="강아지도 시험을 보나요?", intent="study")
+    bot.fit(Corpus(examples=[*_examples(), odd]))
+    same, other, unknown = bot.process([
+        Message("강아지 키우고 싶다고"), Message("시험 키우고 싶어"), Message("뭐 키우고 싶어")])
+    assert same.reply in (*PET_ANSWERS, "어떤 강아지를 생각해요?")
+    assert other.reply in (*EXAM_ANSWERS, "속상하겠어요. 어떤 과목이었어요?", None)
+    assert unknown.reply is None  # ood: no answer below the gate
+    assert "intent_gate" in unknown.notes["respond.retrieval"]
+    # At or above the gate's similarity, the intent does not matter: guessed pets, a study
+    # question.
+    exact = bot.process([Message(odd.text)])[0]
+    assert exact.intent.label == "pets" and exact.reply == odd.answer

@@ -61,6 +61,12 @@ class RetrievalConfig(ResponderConfig):
                             "questions are weighed by the relevance model (with "
                             "min_relevance) and left in the trace for later responders "
                             "(respond.seq2seq with rerank: true)")
+    intent_gate: float | None = Field(
+        None, ge=0, le=1, description="below this similarity, a training question's answer "
+        "is used only when the question has the intent predicted for the message (which must "
+        "not be ood): a question that merely shares words, such as 통장 하나 만들고 싶어 for "
+        "취미 하나 만들고 싶어, has another intent. Needs a classify.intent step before; "
+        "null: off")
     sure_similarity: float | None = Field(
         None, ge=0, le=1, description="with min_relevance, a candidate whose question is at "
         "least this similar is sent whatever its relevance (still ranked by it): a near-exact "
@@ -100,6 +106,9 @@ class RetrievalResponder(Responder):
         if config.intent_weight > 0:
             requires.append("intent")
             because["intent"] = f"intent_weight: {config.intent_weight}"
+        elif config.intent_gate is not None:
+            requires.append("intent")
+            because["intent"] = f"intent_gate: {config.intent_gate}"
         return Contract(requires=tuple(requires), assigns=cls.assigns, because=because)
 
     def __init__(self, config: RetrievalConfig) -> None:
@@ -191,8 +200,10 @@ class RetrievalResponder(Responder):
             return self._by_relevance(messages, rows)
         results: list[Answer | str] = []
         for message, candidates in zip(messages, rows, strict=True):
+            candidates = [c for c in candidates if self._intent_allows(message, c)]
             if not candidates:
-                results.append("its only answers would repeat the last reply")
+                results.append("no answer left that is not the last reply, or of another "
+                               "intent (intent_gate)")
                 continue
             best = candidates[0]
             message.extras.setdefault("retrieval", RetrievalMatch(
@@ -220,7 +231,7 @@ class RetrievalResponder(Responder):
             answers = [a for a in answers if a != message.last_reply][:None if every else 1]
             for answer in answers:
                 candidates.setdefault(answer, RetrievalCandidate(
-                    self.questions[index], answer, round(score, 4)))
+                    self.questions[index], answer, round(score, 4), self.intents[index]))
         return list(candidates.values())
 
     def required_relevance(self, answer: Answer) -> float:
@@ -228,6 +239,13 @@ class RetrievalResponder(Responder):
         if sure is not None and answer.confidence >= sure:
             return 0.0
         return super().required_relevance(answer)
+
+    def _intent_allows(self, message: Message, candidate: RetrievalCandidate) -> bool:
+        """Whether ``intent_gate`` lets the candidate be used for the message."""
+        gate = self.config.intent_gate
+        if gate is None or candidate.similarity >= gate or candidate.intent is None:
+            return True
+        return message.intent is not None and message.intent.label == candidate.intent
 
     def _continuations(self, messages: list[Message]) -> list[list[RetrievalCandidate]]:
         """For a message with a history, the other answers of the question nearest to the
@@ -255,8 +273,9 @@ class RetrievalResponder(Responder):
         candidate's relevance goes into the trace. Candidates within ``relevance_margin`` of
         the best count as equally good, and the message's hash picks among them, so that
         replies vary."""
-        eligible = [[c for c in candidates if c.similarity >= self.config.threshold]
-                    for candidates in rows]
+        eligible = [[c for c in candidates if c.similarity >= self.config.threshold
+                     and self._intent_allows(message, c)]
+                    for message, candidates in zip(messages, rows, strict=True)]
         scores = self.relevance_model.relevance(messages, [[c.answer for c in candidates]
                                                            for candidates in eligible])
         results: list[Answer | str] = []
