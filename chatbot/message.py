@@ -112,9 +112,9 @@ class Message:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def last_reply(self) -> str | None:
-        """The bot's reply in the previous turn, None at the start of a conversation."""
-        return self.history[-1].bot if self.history else None
+    def earlier_replies(self) -> set[str]:
+        """What the bot already said in the remembered turns: a reply never says it again."""
+        return {exchange.bot for exchange in self.history}
 
     @property
     def current_text(self) -> str:

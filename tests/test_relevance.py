@@ -135,9 +135,9 @@ def test_retrieval_declines_when_no_candidate_is_relevant_enough():
     assert not any(check.sent for check in message.extras["relevance"])
 
 
-def test_retrieval_never_repeats_the_reply_it_just_gave():
+def test_retrieval_never_repeats_a_reply_it_already_gave():
     bot = _retrieval_bot()
-    history = [Exchange(PET, PET_ANSWERS[1])]
+    history = [Exchange(PET, PET_ANSWERS[1]), Exchange("그래", "응")]
     message = bot.process([Message(PET, history=history)])[0]
     assert message.reply != PET_ANSWERS[1]
 

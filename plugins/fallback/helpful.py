@@ -1,7 +1,7 @@
 """fallback.helpful: when nothing fits, an honest "I don't know" that helps the user go on.
 
 It is the last responder: it answers every message the others left open. Its reply varies (the
-message picks one of several wordings, and never the reply the bot just gave), says what the
+message picks one of several wordings, never one the bot already gave), says what the
 bot can talk about, and comes with a few suggestions (``Message.suggestions``): questions of the
 training corpus, which the bot can answer, from the intent the classifier guessed when it had a
 guess, else from several topics. The web UI shows them as clickable examples, the API returns
@@ -109,7 +109,7 @@ class HelpfulFallback(Responder):
             turn = zlib.crc32(message.text.encode()) + len(message.history)
             options = [self._filled(wordings[(turn + i) % len(wordings)])
                        for i in range(len(wordings))]
-            reply = next((o for o in options if o != message.last_reply), options[0])
+            reply = next((o for o in options if o not in message.earlier_replies), options[0])
             message.suggestions = self._suggestions(message, turn)
             results.append(Answer(reply, 0.0))
         return results

@@ -109,8 +109,8 @@ class Responder(Plugin):
         """Why ``result`` must not be sent (None: it may)."""
         if isinstance(result, str):
             return result
-        if result.text == message.last_reply:
-            return f"would repeat the last reply ({_preview(result.text)!r})"
+        if result.text in message.earlier_replies:
+            return f"would repeat an earlier reply ({_preview(result.text)!r})"
         if finite_confidence(self.name, result.confidence) < self.config.threshold:
             return (f"confidence {result.confidence:.2f} below threshold "
                     f"{self.config.threshold} (would have said {_preview(result.text)!r})")

@@ -60,7 +60,7 @@ class FollowUpIndex:
                    count: int) -> list[list[RetrievalCandidate]]:
         """For each message with a history, the replies of its ``count`` best-matching
         follow-up turns (best first; their ``similarity`` the lower of the follow-up's and the
-        context's), never the bot's last reply; nothing for a message without history."""
+        context's), never a reply the bot already gave; nothing for a message without history."""
         out: list[list[RetrievalCandidate]] = [[] for _ in messages]
         rows = [index for index, message in enumerate(messages) if message.history]
         if not rows:
@@ -74,11 +74,11 @@ class FollowUpIndex:
         best = score.topk(min(count, len(self.texts)), dim=1)
         for row, values, indices in zip(rows, best.values.tolist(), best.indices.tolist(),
                                         strict=True):
-            last = messages[row].last_reply
+            earlier = messages[row].earlier_replies
             out[row] = [RetrievalCandidate(f"{self.contexts[i]} → {self.texts[i]}", reply,
                                            round(value, 4))
                         for value, i in zip(values, indices, strict=True)
-                        for reply in self.replies[i] if reply != last]
+                        for reply in self.replies[i] if reply not in earlier]
         return out
 
     def save(self, folder: Path) -> None:

@@ -84,10 +84,11 @@ class RetrievalConfig(ResponderConfig):
 class RetrievalResponder(Responder):
     """Finds the training question closest to the message and answers with its answer when
     the similarity clears ``threshold``. A question seen with several answers gets one of
-    them per message (the same message always gets the same one), never the reply the bot
-    just gave. A message with a history is also matched against the follow-up turns of the
-    corpus's multi-turn dialogs (chatbot_plugins.respond.followups). With ``min_relevance``,
-    the relevance model chooses among the candidates and vets the one chosen."""
+    them per message (the same message always gets the same one), never a reply the bot
+    already gave in the conversation. A message with a history is also matched against the
+    follow-up turns of the corpus's multi-turn dialogs (chatbot_plugins.respond.followups).
+    With ``min_relevance``, the relevance model chooses among the candidates and vets the one
+    chosen."""
 
     name = "respond.retrieval"
     # 2: matches the spaced text when a spacing step ran (1: the normalized text)
@@ -202,7 +203,7 @@ class RetrievalResponder(Responder):
         for message, candidates in zip(messages, rows, strict=True):
             candidates = [c for c in candidates if self._intent_allows(message, c)]
             if not candidates:
-                results.append("no answer left that is not the last reply, or of another "
+                results.append("no answer left that is not an earlier reply, or of another "
                                "intent (intent_gate)")
                 continue
             best = candidates[0]
@@ -213,7 +214,7 @@ class RetrievalResponder(Responder):
 
     def _candidates(self, message: Message, indices: list[int], scores: list[float],
                     chosen: list[int] | None) -> list[RetrievalCandidate]:
-        """The answers of the nearest questions, nearest first, never the bot's last reply.
+        """The answers of the nearest questions, nearest first, never one the bot already gave.
 
         Without the relevance model a question gives one of its answers (the one that best
         echoes the message with ``answer_weight``, else one picked by the message's hash, so
@@ -228,7 +229,8 @@ class RetrievalResponder(Responder):
             if not every:  # its chosen answer first, the others after it in turn
                 start = (pick if chosen is None else chosen[position]) % len(answers)
                 answers = answers[start:] + answers[:start]
-            answers = [a for a in answers if a != message.last_reply][:None if every else 1]
+            earlier = message.earlier_replies
+            answers = [a for a in answers if a not in earlier][:None if every else 1]
             for answer in answers:
                 candidates.setdefault(answer, RetrievalCandidate(
                     self.questions[index], answer, round(score, 4), self.intents[index]))
@@ -263,7 +265,7 @@ class RetrievalResponder(Responder):
             out[row] = [RetrievalCandidate(f"{self.questions[index]} (the turn before)", answer,
                                            round(value, 4))
                         for answer in self.answers[index]
-                        if answer != messages[row].last_reply]
+                        if answer not in messages[row].earlier_replies]
         return out
 
     def _by_relevance(self, messages: list[Message],
