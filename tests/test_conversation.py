@@ -141,3 +141,11 @@ def test_the_fallback_round_trips(tmp_path):
     [before] = bot.process([Message("무슨 말?")])
     [after] = loaded.process([Message("무슨 말?")])
     assert after.suggestions == before.suggestions and after.reply == before.reply
+
+
+def test_a_known_topic_gets_a_question_back_not_the_list_of_topics():
+    bot = _helpful()
+    known = bot.process([Message("강아지가 아파", intent=Prediction("pets", 0.9))])[0]
+    unknown = bot.process([Message("강아지가 아파")])[0]
+    assert "반려동물" not in known.reply and known.reply.endswith(("?", "요."))
+    assert known.reply != unknown.reply

@@ -1,11 +1,12 @@
 """fallback.helpful: when nothing fits, an honest "I don't know" that helps the user go on.
 
 It is the last responder: it answers every message the others left open. Its reply varies (the
-message picks one of several wordings, never one the bot already gave), says what the
-bot can talk about, and comes with a few suggestions (``Message.suggestions``): questions of the
-training corpus, which the bot can answer, from the intent the classifier guessed when it had a
-guess, else from several topics. The web UI shows them as clickable examples, the API returns
-them.
+message picks one of several wordings, never one the bot already gave); it asks for more when
+the intent classifier knows the topic, says what the bot can talk about when it does not, and
+declines a request the classifier is sure is out of scope. It comes with a few suggestions
+(``Message.suggestions``): questions of the training corpus, which the bot can answer, from
+the predicted intent first, then from other topics. The web UI shows them as clickable
+examples, the API returns them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ DEFAULT_REPLIES = [
     "그건 제가 답하기 어려운 이야기예요. 대신 {topics}에 대해서라면 같이 얘기할 수 있어요.",
     "제가 제대로 이해했는지 자신이 없어요. 다른 말로 한 번 더 말해 주시면 열심히 들어 볼게요.",
 ]
+DEFAULT_IN_TOPIC = [
+    "그 얘기 조금 더 자세히 들려줄래요? 제가 잘 이해하고 싶어요.",
+    "음, 제가 제대로 알아들었는지 모르겠어요. 어떤 부분이 제일 마음에 걸리는지 말해 줄래요?",
+    "조금만 더 풀어서 말해 주시면 같이 생각해 볼게요.",
+]
 DEFAULT_OUT_OF_SCOPE = [
     "그건 제가 도와드리기 어려운 부탁이에요. 저는 잡담용 챗봇이라 {topics} 같은 이야기를 "
     "나눌 수 있어요.",
@@ -61,6 +67,10 @@ class HelpfulConfig(ResponderConfig):
                         "about, put in its replies where they say {topics}")
     replies: list[str] = Field(DEFAULT_REPLIES, min_length=1, description="the wordings it "
                                "varies among ({topics} is replaced)")
+    in_topic: list[str] = Field(
+        DEFAULT_IN_TOPIC, min_length=1, description="the wordings when the intent classifier "
+        "knows the topic but no answer fitted: asking for more, not listing topics (which "
+        "would offer the user's own topic back)")
     out_of_scope: list[str] = Field(
         DEFAULT_OUT_OF_SCOPE, min_length=1, description="the wordings for a message the intent "
         "classifier calls out-of-domain (a request the bot cannot do)")
@@ -105,7 +115,9 @@ class HelpfulFallback(Responder):
             # only means it could not tell.
             out_of_scope = (message.intent is not None and message.intent.label == OOD_LABEL
                             and message.intent.confidence >= 0.5)
-            wordings = self.config.out_of_scope if out_of_scope else self.config.replies
+            known_topic = message.intent is not None and message.intent.label != OOD_LABEL
+            wordings = (self.config.out_of_scope if out_of_scope
+                        else self.config.in_topic if known_topic else self.config.replies)
             turn = zlib.crc32(message.text.encode()) + len(message.history)
             options = [self._filled(wordings[(turn + i) % len(wordings)])
                        for i in range(len(wordings))]
