@@ -179,8 +179,11 @@ class ChatService:
     def history(self, conversation_id: str) -> list[Exchange]:
         """The conversation's last turns (at most MAX_HISTORY), oldest first: from memory, or
         from the store for a conversation the service has not seen since it started."""
+        now = time.monotonic()
         with self._lock:
-            return list(self._remembered(conversation_id, time.monotonic()).history)
+            history = list(self._remembered(conversation_id, now).history)
+            self._forget_idle(now)  # also when the message then fails: memory stays bounded
+            return history
 
     def _claim_index(self, conversation_id: str, exchange: Exchange) -> int:
         # Indices continue a conversation already in the store (a restarted server, a
