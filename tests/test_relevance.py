@@ -231,3 +231,17 @@ def test_the_intent_gate_keeps_answers_of_another_intent_out_below_its_similarit
     # question.
     exact = bot.process([Message(odd.text)])[0]
     assert exact.intent.label == "pets" and exact.reply == odd.answer
+
+
+def test_a_responder_without_its_own_ranking_is_gated_by_the_base_class():
+    """What gates the generators in configs/generative.yaml: the base class asks the
+    relevance model about the answer and declines it below min_relevance."""
+    helpful = default_registry().get("fallback.helpful")
+    bot = Pipeline(PipelineSpec(steps=[
+        Step(_Judge, _Judge.Config()), Step(helpful, helpful.Config(min_relevance="auto"))]))
+    bot.fit(Corpus(examples=_examples()))
+    message = bot.process([Message("무슨 말인지 모를 말")])[0]
+    assert message.reply is None  # its reply has no 산책: relevance 0.2 < 0.5
+    assert "relevance 0.20 below min_relevance 0.50" in message.notes["fallback.helpful"]
+    assert [(c.responder, c.sent) for c in message.extras["relevance"]] == [
+        ("fallback.helpful", False)]
