@@ -2,13 +2,12 @@
 
 A small cross-encoder (chatbot_plugins.rank.relevance_model) compares a candidate reply, piece
 by piece, with the message and the previous user turn and gives the probability that the reply
-fits. It learns
-from the dialog pairs: each reply with its own message fits; a random reply, the reply of a
-near-miss question with another intent, and (for a follow-up turn) its own reply after another
-conversation's previous turn do not. Its probabilities are calibrated (a scale and a bias of
-the logit) on a tune split held out of the training data, and on that split it also chooses
-the threshold that ``min_relevance: auto`` uses: the lowest at which the replies it lets
-through fit with the precision ``gate_precision``.
+fits. It learns from the dialog pairs: each reply with its own message fits; a random reply,
+the reply of a near-miss question with another intent, and (for a follow-up turn) its own reply
+after another conversation's previous turn do not. Its probabilities are calibrated (a scale
+and a bias of the logit) on a tune split held out of the training data, and on that split it
+also chooses the threshold that ``min_relevance: auto`` uses: the lowest at which the replies
+it lets through fit with the precision ``gate_precision``.
 
 The step itself changes no message: it offers :meth:`RelevanceRanker.relevance`
 (chatbot.capabilities.ScoresRelevance) to later steps, which rerank their candidates with it
