@@ -58,14 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     directory = model_directory(args.model, progress=True)
     probes = read_probes()
     with tempfile.TemporaryDirectory() as scratch:
-        services = {
+        pipelines = {
             "with_relevance": Pipeline.load(directory),
             "without_relevance": without_relevance(Pipeline.load(directory)),
         }
         chats = {name: ChatService(pipeline, LogStore(Path(scratch) / f"{name}.sqlite"),
                                    model_version(directory), max_batch=1)
-                 for name, pipeline in services.items()}
-        for pipeline in services.values():
+                 for name, pipeline in pipelines.items()}
+        for pipeline in pipelines.values():
             pipeline.warm_up()
         latencies = {name: [] for name in chats}
         plugin_ms = {name: {} for name in chats}

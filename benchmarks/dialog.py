@@ -206,6 +206,17 @@ def bootstrap_difference(baseline: list[str], system: list[str], references: lis
     return result
 
 
+def chatbotdata_splits(dev_limit: int | None = None) -> tuple[list, list, list]:
+    """chatbotdata's dialog pairs as train, tune and dev: a tenth for dev (repeated questions
+    kept on one side), and a tenth of the train side held out again for choosing settings
+    (never dev); ``dev_limit`` keeps only the first dev questions."""
+    examples = [e for e in load_dataset("chatbotdata").examples if e.answer]
+    split = split_examples(examples, dev=0.1, test=0.0, seed=2026)
+    train_side = split_examples(split.train, dev=0.1, test=0.0, seed=2027)
+    dev = split.dev[:dev_limit] if dev_limit else split.dev
+    return train_side.train, train_side.dev, dev
+
+
 def decoding_speed(seq2seq, questions: list[str]) -> dict[str, float]:
     """Replies per second of respond.seq2seq for each decoding and batch size."""
     original = seq2seq.config
@@ -240,12 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         os.environ["CHATBOT_THREADS"] = str(args.threads)  # what training.threads: auto uses
         apply_thread_policy()
-    examples = [e for e in load_dataset("chatbotdata").examples if e.answer]
-    split = split_examples(examples, dev=0.1, test=0.0, seed=2026)
-    # A tenth of the train side is held out as well, for choosing thresholds (never dev).
-    train_side = split_examples(split.train, dev=0.1, test=0.0, seed=2027)
-    train, tune = train_side.train, train_side.dev
-    dev = split.dev[: args.dev_limit] if args.dev_limit else split.dev
+    train, tune, dev = chatbotdata_splits(args.dev_limit)
     references = [e.answer for e in dev]
     reference_morphemes = metrics.morphemes(references)
 

@@ -34,12 +34,16 @@ import time
 
 import torch
 from common import write_results
-from dialog import bootstrap_difference, corpus_bleu, score, tfidf_retrieval
+from dialog import (
+    bootstrap_difference,
+    chatbotdata_splits,
+    corpus_bleu,
+    score,
+    tfidf_retrieval,
+)
 
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
-from chatbot.data.datasets import load_dataset
-from chatbot.data.splits import split_examples
 from chatbot.evaluation import metrics
 from chatbot.pipeline import Pipeline
 from chatbot.training.threads import apply_thread_policy
@@ -86,11 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         os.environ["CHATBOT_THREADS"] = str(args.threads)
         apply_thread_policy()
-    examples = [e for e in load_dataset("chatbotdata").examples if e.answer]
-    split = split_examples(examples, dev=0.1, test=0.0, seed=2026)
-    train_side = split_examples(split.train, dev=0.1, test=0.0, seed=2027)
-    train, tune = train_side.train, train_side.dev
-    dev = split.dev[: args.dev_limit] if args.dev_limit else split.dev
+    train, tune, dev = chatbotdata_splits(args.dev_limit)
 
     started = time.perf_counter()
     pipeline = Pipeline.from_config(parse_config(CONFIG))

@@ -140,6 +140,16 @@ class SavedState:
             raise self.error(f"{what} has {len(value)} entries; it needs at least {minimum}")
         return value
 
+    def string_lists(self, what: str, value: Any, count: int, source: str) -> list[list[str]]:
+        """A list of ``count`` non-empty lists of strings (one for each of ``source``, what
+        the saved data hold ``count`` of: "its questions")."""
+        if not isinstance(value, list) or not all(
+                isinstance(group, list) and group and all(isinstance(s, str) for s in group)
+                for group in value):
+            raise self.error(f"{what} is not a list of non-empty lists of strings")
+        self.size(f"the lists of {what}", len(value), count, source)
+        return value
+
     def vocab(self, what: str, value: Any) -> Vocab:
         """A saved :class:`Vocab`: strings, padding and unknown first, each once."""
         tokens = self.strings(what, value, unique=True)

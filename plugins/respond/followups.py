@@ -97,13 +97,8 @@ class FollowUpIndex:
         texts = state.strings(f"texts in {TURNS_FILE}", data["texts"], minimum=1)
         contexts = state.strings(f"contexts in {TURNS_FILE}", data["contexts"])
         state.size(f"the contexts in {TURNS_FILE}", len(contexts), len(texts), "its texts")
-        replies = data["replies"]
-        if not isinstance(replies, list) or not all(
-                isinstance(group, list) and group and all(isinstance(r, str) for r in group)
-                for group in replies):
-            raise state.error(f"replies in {TURNS_FILE} is not a list of non-empty lists "
-                              "of strings")
-        state.size(f"the reply lists in {TURNS_FILE}", len(replies), len(texts), "its texts")
+        replies = state.string_lists(f"replies in {TURNS_FILE}", data["replies"], len(texts),
+                                     "its texts")
         return cls(contexts, texts, replies, NgramIndex.load(state, TEXT_STEM, len(texts)),
                    NgramIndex.load(state, CONTEXT_STEM, len(texts)))
 

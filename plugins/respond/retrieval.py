@@ -358,14 +358,8 @@ class RetrievalResponder(Responder):
         plugin.questions = state.strings(f"questions in {ANSWERS_FILE}", data["questions"],
                                          minimum=1)
         count = len(plugin.questions)
-        answers = data["answers"]
-        if not isinstance(answers, list) or not all(
-                isinstance(group, list) and group and all(isinstance(a, str) for a in group)
-                for group in answers):
-            raise state.error(f"answers in {ANSWERS_FILE} is not a list of non-empty lists "
-                              "of strings")
-        state.size(f"the answer lists in {ANSWERS_FILE}", len(answers), count, "its questions")
-        plugin.answers = answers
+        plugin.answers = state.string_lists(f"answers in {ANSWERS_FILE}", data["answers"],
+                                            count, "its questions")
         # Models saved before intent_weight existed have no intents: no question matches.
         intents = data.get("intents") or [None] * count
         if not isinstance(intents, list) or not all(
