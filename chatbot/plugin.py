@@ -97,6 +97,11 @@ class Plugin:
         that the plugin can use what its contract ``needs`` (see :meth:`provider`)."""
         self._earlier = list(earlier)
 
+    @property
+    def earlier_steps(self) -> list[Plugin]:
+        """The steps before this one in its pipeline (empty until :meth:`bind`)."""
+        return list(self._earlier)
+
     def provider(self, capability: type[T]) -> T:
         """The nearest earlier step that has ``capability``, a Protocol this plugin's contract
         ``needs`` (``chatbot validate`` has checked that one exists)."""

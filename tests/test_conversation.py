@@ -12,8 +12,9 @@ from chatbot.evaluation.logs import EvalTurn, conversation_histories
 from chatbot.message import MAX_HISTORY, Exchange, Message, Prediction
 from chatbot.pipeline import Pipeline
 from chatbot.plugin import Plugin
-from chatbot.registry import Registry
+from chatbot.registry import Registry, default_registry
 from chatbot.serving.service import ChatService
+from chatbot_plugins.classify.intent import IntentClassifier
 
 
 class _Recall(Plugin):
@@ -151,3 +152,38 @@ def test_a_known_topic_gets_a_question_back_not_the_list_of_topics():
     unknown = bot.process([Message("강아지가 아파")])[0]
     assert "반려동물" not in known.reply and known.reply.endswith(("?", "요."))
     assert known.reply != unknown.reply
+
+
+class _KeywordIntents(IntentClassifier):
+    """classify.intent with fixed probabilities by keyword, to test how it mixes in the turn
+    before (the network itself is tested trained in test_training.py)."""
+
+    def probabilities(self, messages):
+        rows = []
+        for message in messages:
+            text = message.normalized or message.text
+            if "강아지" in text:
+                rows.append({"pets": 0.9, "study": 0.05, "ood": 0.05})
+            elif "시험" in text:
+                rows.append({"pets": 0.05, "study": 0.9, "ood": 0.05})
+            else:  # a short follow-up: no topic of its own
+                rows.append({"pets": 0.3, "study": 0.3, "ood": 0.4})
+        return rows
+
+
+def test_a_follow_up_keeps_the_intent_of_the_turn_before_and_a_new_topic_gets_its_own():
+    normalize = default_registry().get("normalize.soynlp")
+    steps = [normalize(normalize.Config())]
+    mixing = _KeywordIntents(_KeywordIntents.Config(context_weight=0.4))
+    mixing.bind(steps)  # it reads the turn before through the steps before it
+    after_dog = [Exchange("우리 강아지가 밥을 안 먹어", "걱정되겠어요")]
+    follow_up, new_topic, alone = mixing.process([
+        Message("왜 그럴까?", history=after_dog),
+        Message("근데 나 시험 망했어", history=after_dog),
+        Message("왜 그럴까?")])
+    assert follow_up.intent.label == "pets"
+    assert follow_up.intent.confidence == pytest.approx(0.6 * 0.3 + 0.4 * 0.9)
+    assert new_topic.intent.label == "study"
+    assert alone.intent.label == "ood"
+    unmixed = _KeywordIntents(_KeywordIntents.Config())
+    assert unmixed.process([Message("왜 그럴까?", history=after_dog)])[0].intent.label == "ood"

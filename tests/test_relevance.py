@@ -245,3 +245,36 @@ def test_a_responder_without_its_own_ranking_is_gated_by_the_base_class():
     assert "relevance 0.20 below min_relevance 0.50" in message.notes["fallback.helpful"]
     assert [(c.responder, c.sent) for c in message.extras["relevance"]] == [
         ("fallback.helpful", False)]
+
+
+def test_a_candidate_below_min_relevance_never_wins_a_tie_with_one_above_it():
+    """Candidates ranked within relevance_margin of the best share the pick, but only those
+    relevant enough to be sent compete."""
+    retrieval = default_registry().get("respond.retrieval")
+    bot = Pipeline(PipelineSpec(steps=[
+        Step(_Judge, _Judge.Config()),
+        Step(retrieval, retrieval.Config(min_relevance="auto", threshold=0.3,
+                                         relevance_weight=0, relevance_margin=1.0)),
+    ]))
+    bot.fit(Corpus(examples=_examples()))
+    wordings = [PET, f"{PET}요", f"{PET}!!", f"{PET}ㅠㅠ", f"나 {PET}", f"{PET} 진짜"]
+    for message in bot.process([Message(text) for text in wordings]):
+        assert message.reply == PET_ANSWERS[1], message.text  # the one about 산책
+
+
+def test_follow_up_turns_carry_the_intent_of_their_dialog_through_the_intent_gate(tmp_path):
+    retrieval = default_registry().get("respond.retrieval")
+    bot = Pipeline(PipelineSpec(steps=[
+        Step(_Guess, _Guess.Config()),
+        Step(retrieval, retrieval.Config(threshold=0.1, intent_gate=1.0)),
+    ]))
+    bot.fit(Corpus(examples=_examples()))
+    follow_ups = bot.plugins[1].follow_ups
+    assert sorted(follow_ups.intents) == ["pets", "study"]
+    # "왜?" alone is guessed ood, so the gate lets no dialog's follow-up answer it (before,
+    # follow-up turns had no intent and passed any gate).
+    message = bot.process([Message("왜?", history=[Exchange("강아지 키우고 싶다고", "좋아요")])])[0]
+    assert message.reply is None and "intent_gate" in message.notes["respond.retrieval"]
+    bot.plugins[1].save(tmp_path)
+    assert retrieval.load(tmp_path, bot.plugins[1].config).follow_ups.intents == \
+        follow_ups.intents

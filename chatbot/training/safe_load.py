@@ -150,6 +150,18 @@ class SavedState:
         self.size(f"the lists of {what}", len(value), count, source)
         return value
 
+    def optional_strings(self, what: str, value: Any, count: int, source: str
+                         ) -> list[str | None]:
+        """A list of ``count`` strings or nulls (one for each of ``source``); all nulls when
+        the value is missing (``None``), as in a model saved before it was written."""
+        if value is None:
+            return [None] * count
+        if not isinstance(value, list) or not all(
+                item is None or isinstance(item, str) for item in value):
+            raise self.error(f"{what} is not a list of strings and nulls")
+        self.size(f"the {what}", len(value), count, source)
+        return value
+
     def vocab(self, what: str, value: Any) -> Vocab:
         """A saved :class:`Vocab`: strings, padding and unknown first, each once."""
         tokens = self.strings(what, value, unique=True)

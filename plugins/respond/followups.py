@@ -11,6 +11,7 @@ dogs, not of one about exams.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,11 +32,13 @@ TEXT_STEM, CONTEXT_STEM = "followup-ngrams", "followup-context-ngrams"
 
 @dataclass
 class FollowUpIndex:
-    """Follow-up turns (the previous user turn, the follow-up, its replies) and their indexes."""
+    """Follow-up turns (the previous user turn, the follow-up, its replies, the intent of its
+    dialog) and their indexes."""
 
     contexts: list[str]
     texts: list[str]
     replies: list[list[str]]
+    intents: list[str | None]
     text_index: NgramIndex
     context_index: NgramIndex
 
@@ -44,17 +47,21 @@ class FollowUpIndex:
         """The index of the examples that follow an earlier turn (``texts``: each example's
         processed text); None when there are none."""
         grouped: dict[tuple[str, str], list[str]] = {}
+        intents: dict[tuple[str, str], Counter] = {}
         for example, text in zip(examples, texts, strict=True):
             if example.history and example.answer:
-                replies = grouped.setdefault((example.history[-1].user, text), [])
+                key = (example.history[-1].user, text)
+                replies = grouped.setdefault(key, [])
                 if example.answer not in replies:
                     replies.append(example.answer)
+                intents.setdefault(key, Counter())[example.intent] += 1
         if not grouped:
             return None
         contexts = [context for context, _ in grouped]
         follow_ups = [text for _, text in grouped]
-        return cls(contexts, follow_ups, list(grouped.values()), NgramIndex.build(follow_ups),
-                   NgramIndex.build(contexts))
+        return cls(contexts, follow_ups, list(grouped.values()),
+                   [intents[key].most_common(1)[0][0] for key in grouped],
+                   NgramIndex.build(follow_ups), NgramIndex.build(contexts))
 
     def candidates(self, messages: list[Message], texts: list[str],
                    count: int) -> list[list[RetrievalCandidate]]:
@@ -76,14 +83,15 @@ class FollowUpIndex:
                                         strict=True):
             earlier = messages[row].earlier_replies
             out[row] = [RetrievalCandidate(f"{self.contexts[i]} → {self.texts[i]}", reply,
-                                           round(value, 4))
+                                           round(value, 4), self.intents[i])
                         for value, i in zip(values, indices, strict=True)
                         for reply in self.replies[i] if reply not in earlier]
         return out
 
     def save(self, folder: Path) -> None:
         (folder / TURNS_FILE).write_text(json.dumps(
-            {"contexts": self.contexts, "texts": self.texts, "replies": self.replies},
+            {"contexts": self.contexts, "texts": self.texts, "replies": self.replies,
+             "intents": self.intents},
             ensure_ascii=False), encoding="utf-8")
         self.text_index.save(folder, TEXT_STEM)
         self.context_index.save(folder, CONTEXT_STEM)
@@ -99,7 +107,10 @@ class FollowUpIndex:
         state.size(f"the contexts in {TURNS_FILE}", len(contexts), len(texts), "its texts")
         replies = state.string_lists(f"replies in {TURNS_FILE}", data["replies"], len(texts),
                                      "its texts")
-        return cls(contexts, texts, replies, NgramIndex.load(state, TEXT_STEM, len(texts)),
+        intents = state.optional_strings(f"intents in {TURNS_FILE}", data.get("intents"),
+                                         len(texts), "its texts")
+        return cls(contexts, texts, replies, intents,
+                   NgramIndex.load(state, TEXT_STEM, len(texts)),
                    NgramIndex.load(state, CONTEXT_STEM, len(texts)))
 
 

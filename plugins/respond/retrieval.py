@@ -263,7 +263,7 @@ class RetrievalResponder(Responder):
         for row, value, index in zip(rows, best.values.tolist(), best.indices.tolist(),
                                      strict=True):
             out[row] = [RetrievalCandidate(f"{self.questions[index]} (the turn before)", answer,
-                                           round(value, 4))
+                                           round(value, 4), self.intents[index])
                         for answer in self.answers[index]
                         if answer not in messages[row].earlier_replies]
         return out
@@ -297,8 +297,12 @@ class RetrievalResponder(Responder):
             weight = self.config.relevance_weight
             ranked = [(c.similarity + weight * r, c, r)
                       for c, r in zip(usable, relevance, strict=True)]
-            top = max(score for score, _, _ in ranked)
-            good = [(c, r) for score, c, r in ranked
+            # Only candidates relevant enough compete; when none is, the best one goes to the
+            # base class, which declines it and says why.
+            passing = [row for row in ranked if row[2] >= self.required_relevance(
+                Answer(row[1].answer, row[1].similarity))] or [max(ranked, key=lambda row: row[0])]
+            top = max(score for score, _, _ in passing)
+            good = [(c, r) for score, c, r in passing
                     if score >= top - self.config.relevance_margin]
             candidate, score = good[zlib.crc32(message.text.encode()) % len(good)]
             results.append(Answer(candidate.answer, max(0.0, min(1.0, candidate.similarity)),
@@ -361,12 +365,8 @@ class RetrievalResponder(Responder):
         plugin.answers = state.string_lists(f"answers in {ANSWERS_FILE}", data["answers"],
                                             count, "its questions")
         # Models saved before intent_weight existed have no intents: no question matches.
-        intents = data.get("intents") or [None] * count
-        if not isinstance(intents, list) or not all(
-                intent is None or isinstance(intent, str) for intent in intents):
-            raise state.error(f"intents in {ANSWERS_FILE} is not a list of strings and nulls")
-        state.size(f"the intents in {ANSWERS_FILE}", len(intents), count, "its questions")
-        plugin.intents = intents
+        plugin.intents = state.optional_strings(f"intents in {ANSWERS_FILE}",
+                                                data.get("intents"), count, "its questions")
         if plugin.uses_ngrams:
             plugin.index = NgramIndex.load(state, NGRAM_STEM, count)
         if plugin.uses_vectors:
