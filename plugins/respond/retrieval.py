@@ -297,10 +297,11 @@ class RetrievalResponder(Responder):
             weight = self.config.relevance_weight
             ranked = [(c.similarity + weight * r, c, r)
                       for c, r in zip(usable, relevance, strict=True)]
-            # Only candidates relevant enough compete; when none is, the best one goes to the
-            # base class, which declines it and says why.
-            passing = [row for row in ranked if row[2] >= self.required_relevance(
-                Answer(row[1].answer, row[1].similarity))] or [max(ranked, key=lambda row: row[0])]
+            # Only candidates relevant enough to be sent compete; when none is, the best one
+            # goes to the base class, which declines it and says why.
+            passing = [(score, c, r) for score, c, r in ranked
+                       if r >= self.required_relevance(Answer(c.answer, c.similarity))]
+            passing = passing or [max(ranked, key=lambda row: row[0])]
             top = max(score for score, _, _ in passing)
             good = [(c, r) for score, c, r in passing
                     if score >= top - self.config.relevance_margin]
