@@ -35,8 +35,8 @@ training:
 """
 
 
-def config_text(epochs: int = 4) -> str:
-    return INTENT_CONFIG.format(small=SMALL.format(epochs=epochs))
+def config_text(epochs: int = 4, schedule: str = "") -> str:
+    return INTENT_CONFIG.format(small=SMALL.format(epochs=epochs) + schedule)
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +176,14 @@ def _history(pipeline: Pipeline) -> list[dict]:
     return pipeline.plugins[2].history.epochs
 
 
+# A warm-up and a cosine decay: a resumed run that lost its place in the schedule would train
+# its last epoch at another learning rate and end elsewhere.
+SCHEDULED = "    schedule: cosine\n    warmup_steps: 20\n"
+
+
 @pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_result(demo_corpus, tmp_path, monkeypatch):
-    straight = Pipeline.from_config(parse_config(config_text(epochs=3)))
+    straight = Pipeline.from_config(parse_config(config_text(3, SCHEDULED)))
     straight.fit(demo_corpus)
 
     # Interrupt during epoch 3 of the intent classifier, as Ctrl-C would.
@@ -194,13 +199,13 @@ def test_an_interrupted_run_resumes_to_the_same_result(demo_corpus, tmp_path, mo
         return real_train_epoch(*args, **kwargs)
 
     monkeypatch.setattr(loop, "_train_epoch", interrupt_third)
-    interrupted = Pipeline.from_config(parse_config(config_text(epochs=3)))
+    interrupted = Pipeline.from_config(parse_config(config_text(3, SCHEDULED)))
     with pytest.raises(TrainingInterrupted, match="epochs up to 2 are saved") as caught:
         interrupted.fit(demo_corpus, workdir=tmp_path)
     assert "--resume" in str(caught.value)
     monkeypatch.setattr(loop, "_train_epoch", real_train_epoch)
 
-    resumed = Pipeline.from_config(parse_config(config_text(epochs=3)))
+    resumed = Pipeline.from_config(parse_config(config_text(3, SCHEDULED)))
     resumed.fit(demo_corpus, workdir=tmp_path, resume=True)
     assert _history(resumed) == _history(straight)
     texts = ["안녕", "대출 승인 문자", "심심해"]

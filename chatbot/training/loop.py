@@ -3,8 +3,9 @@
 A plugin hands :func:`fit` its model, its encoded train and dev examples, a ``collate`` that
 turns a list of examples into a dict of tensors, a ``loss`` function and an ``evaluate`` function;
 the loop does the rest: seeds, device, mixed precision, DistributedDataParallel under torchrun,
-gradient clipping, early stopping on the dev metric, a checkpoint after every epoch (resumable
-after an interruption), a progress bar, and the metric history.
+the learning-rate schedule (chatbot.training.schedule), gradient clipping, early stopping on the
+dev metric, a checkpoint after every epoch (resumable after an interruption), a progress bar,
+and the metric history.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatbot.training import distributed
 from chatbot.training.checkpoint import load_checkpoint, save_checkpoint
 from chatbot.training.device import autocast, resolve_device, resolve_precision
 from chatbot.training.history import History
+from chatbot.training.schedule import LearningRateSchedule, ScheduleKind
 from chatbot.training.threads import refresh_threads
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,12 @@ class TrainSettings(PluginConfig):
     epochs: int = Field(12, ge=1, le=10_000, description="most passes over the training data")
     batch_size: int = Field(64, ge=1, le=65_536, description="examples per step, shared among the "
                             "processes under DDP")
-    learning_rate: float = Field(2e-3, gt=0, description="AdamW learning rate")
+    learning_rate: float = Field(2e-3, gt=0, description="AdamW learning rate (the peak, "
+                                 "with a schedule)")
+    schedule: ScheduleKind = Field("constant", description="the learning rate after the "
+                                   "warm-up: constant, or cosine (down to 0 by the last step)")
+    warmup_steps: int = Field(0, ge=0, le=10_000_000, description="steps over which the "
+                              "learning rate rises linearly from near 0 (0: none)")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     grad_clip: float = Field(1.0, ge=0, description="clip the gradient norm to this; 0: off")
     patience: int = Field(3, ge=1, le=10_000,
@@ -122,6 +129,9 @@ def fit(
     # same optimisation steps as one and reach the same quality, only faster.
     per_process = max(1, settings.batch_size // distributed.world_size())
     loader = DataLoader(train, batch_size=per_process, sampler=sampler, collate_fn=collate)
+    schedule = LearningRateSchedule(optimizer, settings.learning_rate, settings.schedule,
+                                    settings.warmup_steps, settings.epochs * len(loader))
+    resumable = {**(resumable or {}), "learning_rate": schedule}
 
     folder = Path(context.workdir) / name if context.workdir else None
     history, start_epoch, waited = History(monitor=monitor), 1, 0
@@ -131,7 +141,7 @@ def fit(
         history = History.from_dict(state["history"])
         start_epoch, best_score, waited = state["epoch"] + 1, state["best_score"], state["waited"]
         best_state = _load_best(folder, model)
-        for key, part in (resumable or {}).items():
+        for key, part in resumable.items():
             if key in state.get("resumable", {}):
                 part.load_state_dict(state["resumable"][key])
             else:
@@ -151,8 +161,9 @@ def fit(
                 sampler.set_epoch(epoch)
             else:
                 sampler.generator = torch.Generator().manual_seed(context.seed + epoch)
-            train_loss, count = _train_epoch(trained, loader, loss, optimizer, scaler, settings,
-                                             device, dtype, f"{name} {epoch}/{settings.epochs}",
+            train_loss, count = _train_epoch(trained, loader, loss, optimizer, schedule, scaler,
+                                             settings, device, dtype,
+                                             f"{name} {epoch}/{settings.epochs}",
                                              context.progress)
             seen += count
             model.eval()
@@ -171,7 +182,7 @@ def fit(
             logger.info("%s epoch %d: %s", name, epoch, row)
             if folder and distributed.is_main():
                 _save(folder, model, optimizer, history, epoch, best_score, waited, best_state,
-                      resumable or {})
+                      resumable)
         history.stopped_early = waited >= settings.patience and epoch < settings.epochs
     except KeyboardInterrupt:
         raise TrainingInterrupted(
@@ -188,8 +199,8 @@ def fit(
     return history
 
 
-def _train_epoch(model, loader, loss_fn, optimizer, scaler, settings, device, dtype, label,
-                 progress) -> tuple[float, int]:
+def _train_epoch(model, loader, loss_fn, optimizer, schedule, scaler, settings, device, dtype,
+                 label, progress) -> tuple[float, int]:
     from tqdm import tqdm
 
     model.train()
@@ -207,6 +218,7 @@ def _train_epoch(model, loader, loss_fn, optimizer, scaler, settings, device, dt
             nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         scaler.step(optimizer)
         scaler.update()
+        schedule.advance()
         size = len(next(iter(batch.values())))
         total += float(value.detach()) * size
         count += size

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
@@ -30,6 +30,7 @@ from chatbot.training.device import resolve_device
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.safe_load import SavedState
+from chatbot.training.schedule import TeacherForcing
 from chatbot_plugins.generation.beam import beam_search
 from chatbot_plugins.generation.decoding import (
     DecodeResult,
@@ -38,6 +39,7 @@ from chatbot_plugins.generation.decoding import (
     mean_log_likelihood,
 )
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, Subwords
+from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
 from chatbot_plugins.respond.base import (
     Answer,
     Responder,
@@ -66,16 +68,27 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
                              "of a reply to give it")
     vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
     embed_dim: int = Field(128, ge=8, le=4096, description="subword embedding size")
+    architecture: Literal["recurrent", "transformer"] = Field(
+        "recurrent", description="recurrent: the textbook encoder-decoder (cell, attention, "
+        "bidirectional, peeky, reverse_input, teacher forcing); transformer: a pre-LayerNorm "
+        "Transformer encoder-decoder whose width is hidden, with heads and ff_dim (it shares "
+        "one embedding between source, target and output, so embed_dim is not used)")
     hidden: int = Field(256, ge=8, le=8192,
                         description="decoder size (the encoder's two directions "
-                                    "share it)")
+                                    "share it); the Transformer's width")
+    heads: int = Field(4, ge=1, le=64, description="transformer: attention heads (hidden "
+                       "must be a multiple)")
+    ff_dim: int = Field(1024, ge=8, le=65_536, description="transformer: width of the "
+                        "feed-forward sub-layers")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of the target "
+                                   "probability spread over the vocabulary in the loss")
     cell: Literal["gru", "lstm"] = Field("gru", description="recurrent cell")
     attention: Literal["bahdanau", "luong_dot", "luong_general", "none"] = Field(
         "bahdanau", description="bahdanau: additive; luong_dot / luong_general: "
         "multiplicative; none: plain seq2seq",
     )
     bidirectional: bool = Field(True, description="read the question in both directions")
-    layers: int = Field(1, ge=1, le=4, description="recurrent layers")
+    layers: int = Field(1, ge=1, le=12, description="layers of the encoder and of the decoder")
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate")
     reverse_input: bool = Field(False, description="feed the question backwards (helps "
                                 "models without attention)")
@@ -102,6 +115,18 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
                                 "log-probability for each unit of its question's similarity")
 
 
+    @model_validator(mode="after")
+    def _transformer_settings(self) -> Seq2SeqConfig:
+        if self.architecture == "transformer":
+            if self.hidden % self.heads:
+                raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads "
+                                 f"({self.heads}) for the transformer")
+            if self.teacher_forcing < 1 or self.teacher_forcing_end < 1:
+                raise ValueError("the transformer trains with teacher forcing only: leave "
+                                 "teacher_forcing and teacher_forcing_end at 1")
+        return self
+
+
 class Seq2SeqResponder(Responder):
     """An attention seq2seq model that writes a reply to the message."""
 
@@ -114,7 +139,8 @@ class Seq2SeqResponder(Responder):
 
     @classmethod
     def own_contract(cls, config: Seq2SeqConfig) -> Contract:
-        assigns = ["reply"] + (["extras.attention"] if config.attention != "none" else [])
+        attends = config.architecture == "transformer" or config.attention != "none"
+        assigns = ["reply"] + (["extras.attention"] if attends else [])
         if not config.rerank:
             return Contract(requires=cls.requires, assigns=tuple(assigns))
         # The candidates to rerank come from an earlier respond.retrieval.
@@ -124,7 +150,7 @@ class Seq2SeqResponder(Responder):
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__(config)
-        self.model: Seq2Seq | None = None
+        self.model: Seq2Seq | TransformerSeq2Seq | None = None
         self.subwords: Subwords | None = None
         self.history = History()
 
@@ -155,7 +181,7 @@ class Seq2SeqResponder(Responder):
             ratio = schedule.next() if model.training else 1.0
             logits = model(batch["source"], batch["target_in"], ratio)  # (batch, tgt, vocab)
             return F.cross_entropy(logits.flatten(0, 1).float(), batch["target_out"].flatten(),
-                                   ignore_index=PAD)
+                                   ignore_index=PAD, label_smoothing=config.label_smoothing)
 
         self.history = fit(self.model, train, dev, collate, loss, _evaluate, config, context,
                            self.name, monitor="dev_log_likelihood",
@@ -166,9 +192,12 @@ class Seq2SeqResponder(Responder):
         encoded = [ids[-MAX_SOURCE:] or [EOS] for ids in self.subwords.encode(texts)]
         return [ids[::-1] for ids in encoded] if self.config.reverse_input else encoded
 
-    def _new_model(self) -> Seq2Seq:
+    def _new_model(self) -> Seq2Seq | TransformerSeq2Seq:
         config = self.config
         size = len(self.subwords)
+        if config.architecture == "transformer":
+            return TransformerSeq2Seq(size, config.hidden, config.heads, config.layers,
+                                      config.ff_dim, config.dropout)
         return Seq2Seq(size, size, config.embed_dim, config.hidden, config.cell,
                        config.bidirectional, config.attention, config.peeky, config.dropout,
                        config.layers)
@@ -294,21 +323,39 @@ class Seq2SeqResponder(Responder):
         state = SavedState(path, cls.name)
         plugin = cls(config)
         plugin.subwords = Subwords.load(state, VOCAB_FILE)
-        # Every size that builds the network, against the saved weights.
-        weights = WEIGHTS_FILE
+        if config.architecture == "transformer":
+            plugin._check_transformer(state)
+        else:
+            plugin._check_recurrent(state)
+        plugin.model = state.weights(WEIGHTS_FILE, plugin._new_model)
+        plugin.history = state.history() or History()
+        return plugin
+
+    def _check_transformer(self, state: SavedState) -> None:
+        """Every size that builds the Transformer, against the saved weights."""
+        config, weights = self.config, WEIGHTS_FILE
+        embed = state.shape(weights, "embed.weight", dims=2)
+        ff_dim = state.shape(weights, "encoder_layers.0.ff.0.weight", dims=2)[0]
+        layers = sum(1 for key in state.header(weights)
+                     if key.startswith("decoder_layers.") and key.endswith(".ff_norm.weight"))
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(self.subwords), embed[0], weights)
+        state.size("hidden in config.yaml", config.hidden, embed[1], weights)
+        state.size("ff_dim in config.yaml", config.ff_dim, ff_dim, weights)
+        state.size("layers in config.yaml", config.layers, layers, weights)
+
+    def _check_recurrent(self, state: SavedState) -> None:
+        """Every size that builds the recurrent network, against the saved weights."""
+        config, weights = self.config, WEIGHTS_FILE
         embed = state.shape(weights, "source_embed.weight", dims=2)
         target = state.shape(weights, "target_embed.weight", dims=2)
         hidden = state.shape(weights, "decoder.weight_hh_l0", dims=2)[1]
         layers = sum(1 for key in state.header(weights)
                      if key.startswith("decoder.weight_hh_l"))
-        state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), embed[0], weights)
-        state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), target[0], weights)
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(self.subwords), embed[0], weights)
+        state.size(f"the vocabulary of {VOCAB_FILE}", len(self.subwords), target[0], weights)
         state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
         state.size("hidden in config.yaml", config.hidden, hidden, weights)
         state.size("layers in config.yaml", config.layers, layers, weights)
-        plugin.model = state.weights(weights, plugin._new_model)
-        plugin.history = state.history() or History()
-        return plugin
 
 
 def rerank(written: Answer | str, written_log_prob: float,
@@ -343,29 +390,6 @@ def rerank(written: Answer | str, written_log_prob: float,
     if chosen == "retrieved":
         return Answer(candidate.answer, math.exp(log_likelihood)), contest
     return written, contest
-
-
-class TeacherForcing:
-    """The chance of feeding the gold token, falling linearly from ``start`` to ``end`` over
-    ``steps`` training steps. Its place in the schedule is saved with every checkpoint
-    (``state_dict``), so a resumed run goes on where the interrupted one stopped."""
-
-    def __init__(self, start: float, end: float, steps: int) -> None:
-        self.start, self.end, self.steps, self.step = start, end, max(steps, 1), 0
-
-    def next(self) -> float:
-        """The ratio for this training step; moves on to the next step."""
-        ratio = self.start + (self.end - self.start) * min(self.step / self.steps, 1.0)
-        self.step += 1
-        return ratio
-
-    def state_dict(self) -> dict[str, int]:
-        """Where the schedule stands, for a checkpoint."""
-        return {"step": self.step}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Go back to where a checkpoint's schedule stood."""
-        self.step = int(state["step"])
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:

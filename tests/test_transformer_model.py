@@ -1,0 +1,102 @@
+"""The Transformer encoder-decoder (chatbot_plugins.generation.transformer_model): masks,
+step-by-step decoding against the all-at-once forward pass, and that it learns."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from chatbot_plugins.generation.beam import beam_search
+from chatbot_plugins.generation.decoding import greedy
+from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
+from tests.test_seq2seq_model import BOS, EOS, VOCAB, accuracy, digit_batch
+
+torch.set_num_threads(1)
+
+
+def _model(**sizes) -> TransformerSeq2Seq:
+    torch.manual_seed(0)
+    settings = {"dim": 32, "heads": 4, "layers": 2, "ff_dim": 64, "dropout": 0.0, **sizes}
+    return TransformerSeq2Seq(VOCAB, **settings).eval()
+
+
+def test_stepping_reproduces_the_forward_pass_with_its_attention():
+    model = _model()
+    source, target_in, _, _ = digit_batch(random.Random(0), 5)
+    with torch.no_grad():
+        whole = model(source, target_in)  # (batch, tgt, vocab)
+        _, weights = model.decode(target_in, *model.encode(source))  # (batch, tgt, src)
+        state, steps = model.start(source), []
+        for position in range(target_in.size(1)):
+            logits, state, attention = model.step(target_in[:, position], state)
+            steps.append(logits)
+            assert torch.allclose(attention, weights[:, position], atol=1e-5)
+    assert torch.allclose(torch.stack(steps, dim=1), whole, atol=1e-4)
+
+
+def test_padding_and_later_tokens_change_nothing_before_them():
+    model = _model()
+    source, target_in, _, _ = digit_batch(random.Random(1), 4)
+    with torch.no_grad():
+        plain = model(source, target_in)
+        padded_source = F.pad(source, (0, 3))  # three more padding columns
+        assert torch.allclose(model(padded_source, target_in), plain, atol=1e-5)
+        changed = target_in.clone()
+        changed[:, -1] = 5  # a different last input token
+        again = model(source, changed)
+    assert torch.allclose(again[:, :-1], plain[:, :-1], atol=1e-5)
+    assert not torch.allclose(again[:, -1], plain[:, -1])
+
+
+def test_cross_attention_is_a_distribution_over_real_source_tokens():
+    model = _model()
+    source, target_in, _, strings = digit_batch(random.Random(2), 6)
+    with torch.no_grad():
+        _, weights = model.decode(target_in, *model.encode(source))  # (batch, tgt, src)
+    assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:2]), atol=1e-5)
+    for row, string in enumerate(strings):
+        assert float(weights[row, :, len(string):].abs().sum()) == 0.0
+
+
+def test_selecting_rows_keeps_their_state():
+    model = _model()
+    source, target_in, _, _ = digit_batch(random.Random(3), 3)
+    with torch.no_grad():
+        state = model.start(source)
+        _, state, _ = model.step(target_in[:, 0], state)
+        rows = torch.tensor([2, 0, 2])
+        picked = model.select(state, rows)
+        logits, _, _ = model.step(target_in[rows, 1], picked)
+        alone, _, _ = model.step(target_in[:, 1], state)
+    assert torch.allclose(logits, alone[rows], atol=1e-5)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="multiple of heads"):
+        TransformerSeq2Seq(VOCAB, dim=30, heads=4)
+    with pytest.raises(ValueError, match="teacher forcing only"):
+        _model().train()(*digit_batch(random.Random(4), 2)[:2], teacher_forcing=0.5)
+
+
+def test_it_learns_to_reverse_and_beam_search_decodes_it():
+    """A small model trained on digit reversal; greedy and beam search read it back."""
+    model = _model().train()
+    rng = random.Random(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(500):
+        source, target_in, target_out, _ = digit_batch(rng, 32)
+        loss = F.cross_entropy(model(source, target_in).transpose(1, 2), target_out,
+                               ignore_index=0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    source, _, _, strings = digit_batch(random.Random(1), 200)
+    decoded = greedy(model, source, BOS, EOS, max_len=8)
+    assert accuracy(decoded, strings) > 0.9
+    beamed = beam_search(model, source, BOS, EOS, max_len=8, beam=3)
+    assert accuracy(beamed, strings) >= accuracy(decoded, strings) - 0.02
+    assert decoded.attention[0].shape == (len(decoded.tokens[0]), len(strings[0]))
