@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from chatbot_plugins.fallback.lm_model import TransformerLanguageModel
 from chatbot_plugins.generation.beam import beam_search
-from chatbot_plugins.generation.decoding import greedy
+from chatbot_plugins.generation.decoding import greedy, sample
 from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
-from tests.test_seq2seq_model import BOS, EOS, VOCAB, accuracy, digit_batch
+from tests.test_seq2seq_model import BOS, DIGITS, EOS, VOCAB, accuracy, digit_batch
 
 torch.set_num_threads(1)
 
@@ -100,3 +101,53 @@ def test_it_learns_to_reverse_and_beam_search_decodes_it():
     beamed = beam_search(model, source, BOS, EOS, max_len=8, beam=3)
     assert accuracy(beamed, strings) >= accuracy(decoded, strings) - 0.02
     assert decoded.attention[0].shape == (len(decoded.tokens[0]), len(strings[0]))
+
+
+# -- the decoder-only language model (fallback.lm's architecture: transformer) --------------
+
+
+def _language_model() -> TransformerLanguageModel:
+    torch.manual_seed(0)
+    return TransformerLanguageModel(VOCAB, dim=32, heads=4, layers=2, ff_dim=64,
+                                    dropout=0.0).eval()
+
+
+def test_the_language_model_steps_each_prompt_as_if_it_were_alone():
+    """Prompts of different lengths decoded together give each row what it gives alone: the
+    padding before a moved prompt is invisible, and positions start at its first token."""
+    model = _language_model()
+    prompts = [[BOS, 5, 6, 7], [BOS, 8], [BOS, 9, 10]]
+    padded = torch.zeros(3, 4, dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        padded[row, :len(prompt)] = torch.tensor(prompt)
+    with torch.no_grad():
+        state = model.start(padded)
+        together, state, _ = model.step(torch.tensor([3, 3, 3]), state)
+        after, _, _ = model.step(torch.tensor([4, 11, 12]), state)
+        for row, prompt in enumerate(prompts):
+            alone, _ = model(torch.tensor([[*prompt, 3]]))  # (1, length, vocab)
+            assert torch.allclose(together[row], alone[0, -1], atol=1e-4)
+            longer, _ = model(torch.tensor([[*prompt, 3, [4, 11, 12][row]]]))
+            assert torch.allclose(after[row], longer[0, -1], atol=1e-4)
+            assert torch.isfinite(after).all()
+
+
+def test_the_language_model_learns_and_samples_what_it_learned():
+    """Trained on "<bos> x y <eos> y x <eos>" for digit pairs (the first <eos> standing for
+    <sep>), it samples the swap at a low temperature."""
+    model = _language_model().train()
+    rng = random.Random(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        pairs = [(rng.choice(DIGITS), rng.choice(DIGITS)) for _ in range(32)]
+        batch = torch.tensor([[BOS, a, b, EOS, b, a, EOS] for a, b in pairs])
+        logits, _ = model(batch[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), batch[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    prompts = torch.tensor([[BOS, 4, 9], [BOS, 7, 3]])
+    draws = torch.rand(2, 3, generator=torch.Generator().manual_seed(0))
+    result = sample(model, prompts, EOS, EOS, 3, draws, temperature=0.1, top_k=0, top_p=1.0)
+    assert [ids[:2] for ids in result.tokens] == [[9, 4], [3, 7]]

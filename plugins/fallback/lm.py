@@ -16,10 +16,10 @@ import logging
 import math
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
@@ -31,7 +31,7 @@ from chatbot.training.checkpoint import save_weights
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.safe_load import SavedState
-from chatbot_plugins.fallback.lm_model import LstmLanguageModel
+from chatbot_plugins.fallback.lm_model import LstmLanguageModel, TransformerLanguageModel
 from chatbot_plugins.generation.decoding import inference, sample
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, SEP, Subwords
 from chatbot_plugins.respond.base import (
@@ -59,9 +59,17 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
     epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
     vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
+    architecture: Literal["lstm", "transformer"] = Field(
+        "lstm", description="lstm: an LSTM language model; transformer: a decoder-only "
+        "pre-LayerNorm Transformer whose width is hidden, with heads and ff_dim (embed_dim is "
+        "then not used)")
     embed_dim: int = Field(256, ge=8, le=4096, description="embedding size (tied with the output)")
-    hidden: int = Field(512, ge=8, le=8192, description="LSTM size")
-    layers: int = Field(2, ge=1, le=4, description="LSTM layers")
+    hidden: int = Field(512, ge=8, le=8192, description="LSTM size; the Transformer's width")
+    heads: int = Field(4, ge=1, le=64, description="transformer: attention heads (hidden "
+                       "must be a multiple)")
+    ff_dim: int = Field(1024, ge=8, le=65_536, description="transformer: width of the "
+                        "feed-forward sub-layers")
+    layers: int = Field(2, ge=1, le=12, description="LSTM or Transformer layers")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     temperature: float = Field(0.8, gt=0, description="below 1: safer replies; above: bolder")
@@ -81,8 +89,17 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
     )
 
 
+    @model_validator(mode="after")
+    def _transformer_width(self) -> LanguageModelConfig:
+        if self.architecture == "transformer" and self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads "
+                             f"({self.heads}) for the transformer")
+        return self
+
+
 class LanguageModelFallback(Responder):
-    """An LSTM language model over question <sep> answer; answers every open message."""
+    """A language model (LSTM or Transformer) over question <sep> answer; answers every open
+    message."""
 
     name = "fallback.lm"
     Config = LanguageModelConfig
@@ -93,7 +110,7 @@ class LanguageModelFallback(Responder):
 
     def __init__(self, config: LanguageModelConfig) -> None:
         super().__init__(config)
-        self.model: LstmLanguageModel | None = None
+        self.model: LstmLanguageModel | TransformerLanguageModel | None = None
         self.subwords: Subwords | None = None
         self.history = History()
         self.dev_perplexity: float | None = None
@@ -127,8 +144,11 @@ class LanguageModelFallback(Responder):
             out.append((prompt + answer[: self.config.max_reply] + [EOS], len(prompt)))
         return out
 
-    def _new_model(self) -> LstmLanguageModel:
+    def _new_model(self) -> LstmLanguageModel | TransformerLanguageModel:
         config = self.config
+        if config.architecture == "transformer":
+            return TransformerLanguageModel(len(self.subwords), config.hidden, config.heads,
+                                            config.layers, config.ff_dim, config.dropout)
         return LstmLanguageModel(len(self.subwords), config.embed_dim, config.hidden,
                                  config.layers, config.dropout)
 
@@ -215,11 +235,19 @@ class LanguageModelFallback(Responder):
         # Every size that builds the network, against the saved weights.
         weights = WEIGHTS_FILE
         embed = state.shape(weights, "embed.weight", dims=2)
-        hidden = state.shape(weights, "lstm.weight_hh_l0", dims=2)[1]
-        layers = sum(1 for key in state.header(weights) if key.startswith("lstm.weight_hh_l"))
         state.size(f"the vocabulary of {VOCAB_FILE}", len(plugin.subwords), embed[0], weights)
-        state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
-        state.size("hidden in config.yaml", config.hidden, hidden, weights)
+        if config.architecture == "transformer":
+            ff_dim = state.shape(weights, "layers.0.ff.0.weight", dims=2)[0]
+            layers = sum(1 for key in state.header(weights)
+                         if key.startswith("layers.") and key.endswith(".ff_norm.weight"))
+            state.size("hidden in config.yaml", config.hidden, embed[1], weights)
+            state.size("ff_dim in config.yaml", config.ff_dim, ff_dim, weights)
+        else:
+            hidden = state.shape(weights, "lstm.weight_hh_l0", dims=2)[1]
+            layers = sum(1 for key in state.header(weights)
+                         if key.startswith("lstm.weight_hh_l"))
+            state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
+            state.size("hidden in config.yaml", config.hidden, hidden, weights)
         state.size("layers in config.yaml", config.layers, layers, weights)
         plugin.model = state.weights(weights, plugin._new_model)
         plugin.history = state.history() or History()

@@ -1,10 +1,21 @@
-"""The fallback's causal language model (only nn.Modules here; decoding is in
-chatbot_plugins.generation, through the ``start`` / ``step`` / ``select`` methods)."""
+"""The fallback's causal language models, an LSTM and a decoder-only Transformer (only
+nn.Modules here; decoding is in chatbot_plugins.generation, through the ``start`` / ``step`` /
+``select`` methods)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from torch.nn import functional as F
+
+from chatbot_plugins.generation.transformer_model import (
+    MAX_POSITIONS,
+    SelfAttentionLayer,
+    causal_mask,
+    sinusoids,
+)
 
 
 class LstmLanguageModel(nn.Module):
@@ -62,3 +73,101 @@ class LstmLanguageModel(nn.Module):
         the prompts live in the state, so ``same_inputs`` changes nothing."""
         hidden, cell = state
         return hidden.index_select(1, rows), cell.index_select(1, rows)
+
+
+class TransformerLanguageModel(nn.Module):
+    """A decoder-only Transformer: pre-LayerNorm causal self-attention layers, sinusoidal
+    positions, the output layer sharing the embedding matrix.
+
+    Training reads right-padded sequences (a position never looks at a later one, so padding at
+    the end changes nothing before it). For decoding, :meth:`start` moves each prompt to the
+    right end of its row, so that every row's next token goes in the same column; the padding
+    before it is masked, and positions count from each row's first real token.
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 256, heads: int = 4, layers: int = 3,
+                 ff_dim: int = 1024, dropout: float = 0.1) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"the model width {dim} is not a multiple of heads ({heads})")
+        self.dim, self.heads = dim, heads
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)  # tied with the output
+        self.register_buffer("positions", sinusoids(MAX_POSITIONS, dim),
+                             persistent=False)  # (MAX_POSITIONS, dim)
+        self.layers = nn.ModuleList(
+            SelfAttentionLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.normal_(self.embed.weight, std=dim ** -0.5)
+        with torch.no_grad():
+            self.embed.weight[0].zero_()
+
+    def forward(self, tokens: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
+        """Logits of every next token (batch, length, vocab), and no recurrent state (the
+        LSTM's interface)."""
+        features, _ = self.features(tokens)  # (batch, length, dim)
+        return self.out(features), None  # (batch, length, vocab)
+
+    def features(self, tokens: torch.Tensor, state: None = None,
+                 left_padding: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """What the output layer reads at each position, (batch, length, dim).
+
+        Args:
+            tokens: ids, (batch, length).
+            state: unused (the LSTM's interface).
+            left_padding: True at padding before the real tokens (decoding), (batch, length);
+                None for right-padded sequences (training).
+        """
+        length = tokens.size(1)
+        if length > MAX_POSITIONS:
+            raise ValueError(f"a sequence of {length} tokens is longer than the "
+                             f"{MAX_POSITIONS} positions the model knows")
+        mask = causal_mask(length, tokens.device)  # (length, length)
+        if left_padding is None:
+            positions = self.positions[:length][None]  # (1, length, dim)
+        else:
+            # Each row counts positions from its first real token.
+            order = ((~left_padding).cumsum(dim=1) - 1).clamp(min=0)  # (batch, length)
+            positions = self.positions[order]  # (batch, length, dim)
+            # No position looks at padding, except padding at itself (a row of nothing to
+            # look at would give NaN).
+            hidden = mask[None] | left_padding[:, None, :]  # (batch, length, length)
+            hidden = hidden & ~torch.eye(length, dtype=torch.bool, device=tokens.device)
+            mask = hidden.repeat_interleave(self.heads, dim=0)  # (batch * heads, L, L)
+        scaled = self.embed(tokens) * math.sqrt(self.dim)  # (batch, length, dim)
+        x = self.dropout(scaled + positions.to(scaled.dtype))  # (batch, length, dim)
+        for layer in self.layers:
+            x = layer(x, mask=mask)  # (batch, length, dim)
+        return self.norm(x), None  # (batch, length, dim)
+
+    def out(self, features: torch.Tensor) -> torch.Tensor:
+        """Features (..., dim) → logits (..., vocab), through the shared embedding."""
+        return F.linear(features, self.embed.weight)
+
+    def start(self, prompts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded prompts (0 for padding), (batch, length) → the state: the prompts
+        moved to the right end of their rows, and where the padding before them is."""
+        lengths = (prompts != 0).sum(dim=1).clamp(min=1)  # (batch,)
+        width = prompts.size(1)
+        shift = width - lengths  # (batch,)
+        columns = torch.arange(width, device=prompts.device)[None]  # (1, width)
+        source = (columns - shift[:, None]).clamp(min=0)  # (batch, width)
+        moved = prompts.gather(1, source)  # (batch, width)
+        padding = columns < shift[:, None]  # (batch, width)
+        return moved.masked_fill(padding, 0), padding
+
+    def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], None]:
+        """The logits of the token after ``tokens`` (rows,) in float32 (rows, vocab), the new
+        state, and no attention map. It reads the whole row again: replies are short."""
+        written, padding = state
+        written = torch.cat([written, tokens[:, None]], dim=1)  # (rows, length + 1)
+        padding = F.pad(padding, (0, 1), value=False)  # (rows, length + 1)
+        features, _ = self.features(written, left_padding=padding)  # (rows, length + 1, dim)
+        return self.out(features[:, -1]).float(), (written, padding), None
+
+    def select(self, state: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor,
+               same_inputs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The state of the rows ``rows`` (repeats allowed), (new_rows,)."""
+        written, padding = state
+        return written.index_select(0, rows), padding.index_select(0, rows)

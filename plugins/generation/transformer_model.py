@@ -32,6 +32,11 @@ def sinusoids(length: int, dim: int) -> torch.Tensor:
     return table
 
 
+def causal_mask(length: int, device: torch.device) -> torch.Tensor:
+    """True above the diagonal: no position looks at a later one, (length, length)."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
+
+
 class FeedForward(nn.Sequential):
     """Position-wise feed-forward: dim → ff_dim → dim, GELU between."""
 
@@ -40,8 +45,9 @@ class FeedForward(nn.Sequential):
                          nn.Linear(ff_dim, dim))
 
 
-class EncoderLayer(nn.Module):
-    """Self-attention over the source, then feed-forward; each after a LayerNorm."""
+class SelfAttentionLayer(nn.Module):
+    """Self-attention, then feed-forward; each after a LayerNorm. The encoder's layer (with the
+    source padding) and the language model's (with a causal mask)."""
 
     def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float) -> None:
         super().__init__()
@@ -51,13 +57,21 @@ class EncoderLayer(nn.Module):
         self.ff = FeedForward(dim, ff_dim, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-        """x: (batch, src_len, dim); padding: True at padding, (batch, src_len)."""
-        normed = self.attention_norm(x)  # (batch, src_len, dim)
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The layer's output, (batch, length, dim).
+
+        Args:
+            x: (batch, length, dim).
+            padding: True at padding, which no position looks at, (batch, length).
+            mask: True where a position may not look, (length, length) or
+                (batch * heads, length, length).
+        """
+        normed = self.attention_norm(x)  # (batch, length, dim)
         attended, _ = self.attention(normed, normed, normed, key_padding_mask=padding,
-                                     need_weights=False)  # (batch, src_len, dim)
-        x = x + self.dropout(attended)  # (batch, src_len, dim)
-        return x + self.dropout(self.ff(self.ff_norm(x)))  # (batch, src_len, dim)
+                                     attn_mask=mask, need_weights=False)  # (B, length, dim)
+        x = x + self.dropout(attended)  # (batch, length, dim)
+        return x + self.dropout(self.ff(self.ff_norm(x)))  # (batch, length, dim)
 
 
 class DecoderLayer(nn.Module):
@@ -136,7 +150,7 @@ class TransformerSeq2Seq(nn.Module):
         self.register_buffer("positions", sinusoids(MAX_POSITIONS, dim),
                              persistent=False)  # (MAX_POSITIONS, dim)
         self.encoder_layers = nn.ModuleList(
-            EncoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
+            SelfAttentionLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
         self.encoder_norm = nn.LayerNorm(dim)
         self.decoder_layers = nn.ModuleList(
             DecoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
@@ -178,9 +192,7 @@ class TransformerSeq2Seq(nn.Module):
             memory: from :meth:`encode`, (batch, src_len, dim).
             padding: from :meth:`encode`, (batch, src_len).
         """
-        steps = target_in.size(1)
-        causal = torch.ones(steps, steps, dtype=torch.bool,
-                            device=target_in.device).triu(1)  # (tgt_len, tgt_len)
+        causal = causal_mask(target_in.size(1), target_in.device)  # (tgt_len, tgt_len)
         x = self._embedded(target_in)  # (batch, tgt_len, dim)
         weights = None
         for layer in self.decoder_layers:

@@ -1,5 +1,6 @@
-"""respond.seq2seq with ``architecture: transformer``: it trains through the shared loop,
-answers with its cross-attention in the trace, and saves and loads with its sizes checked."""
+"""The generators with ``architecture: transformer`` (respond.seq2seq's encoder-decoder,
+fallback.lm's decoder-only model): they train through the shared loop, answer (the seq2seq
+with its cross-attention in the trace), and save and load with their sizes checked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from chatbot.data.corpus import Corpus
 from chatbot.errors import ConfigError, ModelLoadError
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
+from chatbot_plugins.fallback.lm_model import TransformerLanguageModel
 from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
 
 CONFIG = """\
@@ -80,3 +82,45 @@ def test_transformer_settings_are_checked_before_training():
         parse_config(CONFIG.replace("heads: 4", "heads: 5"))
     with pytest.raises(ConfigError, match="teacher forcing only"):
         parse_config(CONFIG.replace("label_smoothing: 0.1", "teacher_forcing_end: 0.5"))
+
+
+LM_CONFIG = """\
+pipeline:
+  - plugin: normalize.soynlp
+  - plugin: fallback.lm
+    architecture: transformer
+    hidden: 32
+    heads: 4
+    layers: 1
+    ff_dim: 64
+    vocab_size: 1000
+    epochs: 2
+    learning_rate: 0.003
+    schedule: cosine
+    warmup_steps: 5
+    threshold: 0.0
+    max_reply: 10
+training:
+  seed: 3
+"""
+
+
+@pytest.mark.slow
+def test_the_transformer_language_model_answers_and_round_trips(demo_corpus, tmp_path):
+    corpus = Corpus(examples=[e for e in demo_corpus.examples if e.answer][:400])
+    pipeline = Pipeline.from_config(parse_config(LM_CONFIG))
+    pipeline.fit(corpus)
+    lm = pipeline.plugins[1]
+    assert isinstance(lm.model, TransformerLanguageModel) and lm.dev_perplexity > 1
+    texts = ["배고파 뭐 먹지", "오늘 너무 피곤해"]
+    first = [(m.reply, m.responder) for m in pipeline.process([Message(t) for t in texts])]
+    assert all(responder == "fallback.lm" for _, responder in first)
+    folder = pipeline.save(tmp_path / "lm")
+    again = Pipeline.load(folder).process([Message(t) for t in texts])
+    assert [(m.reply, m.responder) for m in again] == first
+    config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+    config["pipeline"][1]["layers"] = 2
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True),
+                                        encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="layers in config.yaml"):
+        Pipeline.load(folder)
