@@ -78,10 +78,15 @@ class PipelineSpec:
         }
 
 
-def bundled_config_names() -> list[str]:
-    """Names of the configs shipped in ``configs/`` (usable as ``--config NAME``)."""
+PRETRAIN_PREFIX = "pretrain_"  # bundled configs of `chatbot pretrain`, not pipelines
+
+
+def bundled_config_names(pretrain: bool = False) -> list[str]:
+    """Names of the pipeline configs shipped in ``configs/`` (usable as ``--config NAME``), or
+    with ``pretrain`` those of ``chatbot pretrain``."""
     folder = resources.files("chatbot_configs")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    names = (p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(name for name in names if name.startswith(PRETRAIN_PREFIX) == pretrain)
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:

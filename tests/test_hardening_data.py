@@ -38,6 +38,7 @@ GOOD_ROWS = {
     "nsmc": ("ratings.txt", "id\tdocument\tlabel\n", "1\t재밌어요\t1\n"),
     "examples_table": ("mine.csv", "text,intent\n", "배송 언제 와요,delivery\n"),
     "examples_jsonl": ("mine.jsonl", "", '{"text": "환불 돼요?", "intent": "refund"}\n'),
+    "text": ("mine.txt", "", "오늘은 날씨가 맑고 바람이 시원했다.\n"),
 }
 
 

@@ -27,6 +27,7 @@ examples:
   chatbot serve --model models/mine
   chatbot chat --model default
   chatbot eval logs/dialog.sqlite --model default --out reports/today
+  chatbot pretrain pretrain_seq2seq --out models/pretrained-seq2seq
 """
 
 
@@ -125,11 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from chatbot.cli.data import add_data_commands
     from chatbot.cli.evaluate import add_eval_command
+    from chatbot.cli.pretrain import add_pretrain_command
     from chatbot.cli.serve import add_serving_commands
 
     add_serving_commands(commands)
     add_eval_command(commands)
     add_data_commands(commands)
+    add_pretrain_command(commands)
     return parser
 
 

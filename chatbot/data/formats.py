@@ -146,6 +146,12 @@ def _example(text, row: dict, source: str, report: ReadReport, skip_bad: bool) -
     )
 
 
+def read_text(path: Path, skip_bad: bool, report: ReadReport) -> Corpus:
+    """Plain text, one sentence or paragraph a line (blank lines skipped): text to pretrain
+    a generator on."""
+    return Corpus(sentences=[text.strip() for _, text in read_lines(path) if text.strip()])
+
+
 READERS: dict[str, Reader] = {
     "chatbotdata": read_chatbotdata,
     "kochat_intent": read_kochat_intent,
@@ -154,6 +160,7 @@ READERS: dict[str, Reader] = {
     "nsmc": read_nsmc,
     "examples_table": read_examples_table,
     "examples_jsonl": read_examples_jsonl,
+    "text": read_text,
 }
 
 
@@ -177,6 +184,7 @@ def guess_format(path: Path) -> str:
             return "nsmc"
         if "|" in first:
             return "curse"
+        return "text"
     raise DatasetError(
         f"{path}: cannot tell its format",
         hint="use CSV/TSV with a header (text, answer, intent, spam), JSON Lines, or name the "

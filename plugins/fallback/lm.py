@@ -33,6 +33,7 @@ from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.safe_load import SavedState
 from chatbot_plugins.fallback.lm_model import LstmLanguageModel, TransformerLanguageModel
 from chatbot_plugins.generation.decoding import inference, sample
+from chatbot_plugins.generation.pretraining import pretrained_for
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, SEP, Subwords
 from chatbot_plugins.respond.base import (
     Answer,
@@ -70,6 +71,10 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
     ff_dim: int = Field(1024, ge=8, le=65_536, description="transformer: width of the "
                         "feed-forward sub-layers")
     layers: int = Field(2, ge=1, le=12, description="LSTM or Transformer layers")
+    pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
+                                   "that `chatbot pretrain` wrote (model: lm); its vocabulary "
+                                   "(vocab_size is then not used) and weights are the start "
+                                   "of training, and its sizes must be these")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     temperature: float = Field(0.8, gt=0, description="below 1: safer replies; above: bolder")
@@ -90,10 +95,12 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
 
 
     @model_validator(mode="after")
-    def _transformer_width(self) -> LanguageModelConfig:
+    def _transformer_settings(self) -> LanguageModelConfig:
         if self.architecture == "transformer" and self.hidden % self.heads:
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads "
                              f"({self.heads}) for the transformer")
+        if self.architecture != "transformer" and self.pretrained is not None:
+            raise ValueError("pretrained weights are for architecture: transformer")
         return self
 
 
@@ -122,13 +129,15 @@ class LanguageModelFallback(Responder):
         config = self.config
         questions = [text_of(m) for m in context.upstream(e.text for e in pairs)]
         answers = [e.answer for e in pairs]
-        self.subwords = Subwords.train(questions + answers, config.vocab_size, self.name)
+        pretrained = pretrained_for(config, "lm", self.name)
+        self.subwords = (pretrained.subwords if pretrained
+                         else Subwords.train(questions + answers, config.vocab_size, self.name))
         sequences = self._sequences(questions, answers)
         indices = {id(e): i for i, e in enumerate(pairs)}
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
         train = [sequences[indices[id(e)]] for e in splits.train]
         dev = [sequences[indices[id(e)]] for e in splits.dev]
-        self.model = self._new_model()
+        self.model = pretrained.load_weights(self._new_model) if pretrained else self._new_model()
         self.history = fit(self.model, train, dev, collate, _loss, _evaluate, config, context,
                            self.name, monitor="dev_answer_log_likelihood")
         best = max(self.history.epochs, key=lambda row: row["dev_answer_log_likelihood"])

@@ -38,6 +38,7 @@ from chatbot_plugins.generation.decoding import (
     inference,
     mean_log_likelihood,
 )
+from chatbot_plugins.generation.pretraining import pretrained_for
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, Subwords
 from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
 from chatbot_plugins.respond.base import (
@@ -82,6 +83,10 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
                         "feed-forward sub-layers")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of the target "
                                    "probability spread over the vocabulary in the loss")
+    pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
+                                   "that `chatbot pretrain` wrote (model: seq2seq); its "
+                                   "vocabulary (vocab_size is then not used) and weights are "
+                                   "the start of training, and its sizes must be these")
     cell: Literal["gru", "lstm"] = Field("gru", description="recurrent cell")
     attention: Literal["bahdanau", "luong_dot", "luong_general", "none"] = Field(
         "bahdanau", description="bahdanau: additive; luong_dot / luong_general: "
@@ -124,6 +129,8 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
             if self.teacher_forcing < 1 or self.teacher_forcing_end < 1:
                 raise ValueError("the transformer trains with teacher forcing only: leave "
                                  "teacher_forcing and teacher_forcing_end at 1")
+        elif self.pretrained is not None:
+            raise ValueError("pretrained weights are for architecture: transformer")
         return self
 
 
@@ -162,8 +169,9 @@ class Seq2SeqResponder(Responder):
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
         questions = {id(e): text_of(m) for e, m in
                      zip(pairs, context.upstream(e.text for e in pairs), strict=True)}
-        self.subwords = Subwords.train(list(questions.values()) + [e.answer for e in pairs],
-                                       config.vocab_size, self.name)
+        pretrained = pretrained_for(config, "seq2seq", self.name)
+        self.subwords = (pretrained.subwords if pretrained else Subwords.train(
+            list(questions.values()) + [e.answer for e in pairs], config.vocab_size, self.name))
 
         def encode(examples: list) -> list[tuple[list[int], list[int]]]:
             sources = self.sources([questions[id(e)] for e in examples])
@@ -172,7 +180,7 @@ class Seq2SeqResponder(Responder):
                                                                    strict=True)]
 
         train, dev = encode(splits.train), encode(splits.dev)
-        self.model = self._new_model()
+        self.model = pretrained.load_weights(self._new_model) if pretrained else self._new_model()
         steps_per_epoch = math.ceil(len(train) / config.batch_size)
         schedule = TeacherForcing(config.teacher_forcing, config.teacher_forcing_end,
                                   steps_per_epoch * config.epochs)

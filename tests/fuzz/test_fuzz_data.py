@@ -50,6 +50,7 @@ FILES = {
     "nsmc": ("ratings.txt", "id\tdocument\tlabel"),
     "examples_table": ("mine.csv", "text,answer,intent,spam"),
     "examples_jsonl": ("mine.jsonl", ""),
+    "text": ("mine.txt", ""),
 }
 
 

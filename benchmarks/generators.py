@@ -1,0 +1,137 @@
+"""The generators alone on ChatbotData: recurrent against Transformer, same data, same run.
+
+    python benchmarks/generators.py [--dev-limit N] [--threads N] [--only NAME ...]
+
+Each system is a pipeline of ``normalize.soynlp`` and one generator, trained on the train side
+of benchmarks/dialog.py's split (settings below; nothing tuned on dev) and scored on its dev
+questions with no retrieval:
+
+- respond.seq2seq, ``architecture: recurrent`` (GRU, bidirectional, Bahdanau; as in
+  configs/chatbotdata.yaml) against ``architecture: transformer``: BLEU-4 and chrF on
+  morphemes, distinct-2, and the perplexity of the gold answers (per subword, from the mean
+  log-probability of each answer); replies decoded as configured (beam 4);
+- fallback.lm, ``architecture: lstm`` against ``transformer``: the perplexity of the gold
+  answers given their questions.
+
+It also records each system's training time and examples/s. Writes
+benchmarks/results/generators.json. Pretrained Transformers come with issue 18's pretraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # chatbot, from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import write_results  # noqa: E402
+from dialog import chatbotdata_splits, score  # noqa: E402
+
+from chatbot.config import parse_config  # noqa: E402
+from chatbot.data.corpus import Corpus  # noqa: E402
+from chatbot.evaluation import metrics  # noqa: E402
+from chatbot.message import Message  # noqa: E402
+from chatbot.pipeline import Pipeline  # noqa: E402
+from chatbot.training.threads import apply_thread_policy  # noqa: E402
+from chatbot_plugins.respond.base import text_of  # noqa: E402
+
+# The epochs give each pair about the same training time on two cores (a Transformer epoch
+# costs about one and a half recurrent ones).
+SEQ2SEQ = {
+    "seq2seq_gru": "    architecture: recurrent\n    epochs: 12\n",
+    "seq2seq_transformer": (
+        "    architecture: transformer\n    epochs: 8\n    hidden: 256\n    heads: 4\n"
+        "    layers: 2\n    ff_dim: 512\n    dropout: 0.1\n    label_smoothing: 0.1\n"
+        "    learning_rate: 0.001\n    schedule: cosine\n    warmup_steps: 300\n"),
+}
+LM = {
+    "lm_lstm": "    architecture: lstm\n    epochs: 12\n    hidden: 256\n    layers: 1\n",
+    "lm_transformer": (
+        "    architecture: transformer\n    epochs: 8\n    hidden: 256\n    heads: 4\n"
+        "    layers: 2\n    ff_dim: 512\n    dropout: 0.1\n    learning_rate: 0.001\n"
+        "    schedule: cosine\n    warmup_steps: 300\n"),
+}
+
+
+def config(generator: str, settings: str, epochs: int | None) -> str:
+    """The system's pipeline; ``epochs`` overrides its own (for a quick trial run)."""
+    if epochs is not None:
+        settings = re.sub(r"epochs: \d+", f"epochs: {epochs}", settings)
+    return (f"pipeline:\n  - plugin: normalize.soynlp\n  - plugin: {generator}\n"
+            f"    patience: 100\n{settings}training:\n  seed: 2026\n")
+
+
+def train(generator: str, settings: str, epochs: int | None,
+          examples: list) -> tuple[Pipeline, float]:
+    pipeline = Pipeline.from_config(parse_config(config(generator, settings, epochs)))
+    started = time.perf_counter()
+    pipeline.fit(Corpus(examples=examples, name="chatbotdata train"), progress=True)
+    return pipeline, time.perf_counter() - started
+
+
+def seq2seq_scores(pipeline: Pipeline, dev: list, references: list[str],
+                   reference_morphemes: list[str]) -> dict:
+    seq2seq = pipeline.plugins[1]
+    messages = pipeline.plugins[0].process([Message(e.text) for e in dev])
+    texts = [text_of(m) for m in messages]
+    decoded = seq2seq.decode(texts)
+    replies = [seq2seq.subwords.decode(ids) for ids in decoded.tokens]
+    # Per-answer mean log-probability, averaged over answers, as a perplexity per subword.
+    log_probs = seq2seq.likelihood(texts, references)
+    return {**score(replies, references, reference_morphemes),
+            "gold_perplexity": round(math.exp(-sum(log_probs) / len(log_probs)), 2),
+            "examples": [{"question": e.text, "gold": e.answer, "reply": r}
+                         for e, r in zip(dev[:10], replies[:10], strict=True)]}
+
+
+def lm_scores(pipeline: Pipeline, dev: list, references: list[str]) -> dict:
+    lm = pipeline.plugins[1]
+    messages = pipeline.plugins[0].process([Message(e.text) for e in dev])
+    scored = lm.answer_nll(messages, references)
+    nll, count = sum(s for s, _ in scored), sum(c for _, c in scored)
+    return {"gold_perplexity": round(math.exp(nll / max(count, 1)), 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, help="epochs of every system, instead of each "
+                        "one's own (a quick trial run)")
+    parser.add_argument("--dev-limit", type=int, help="score only the first N dev questions")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--only", nargs="*", help="train only these systems")
+    args = parser.parse_args()
+    if args.threads:
+        os.environ["CHATBOT_THREADS"] = str(args.threads)
+        apply_thread_policy()
+    train_side, _, dev = chatbotdata_splits(args.dev_limit)
+    references = [e.answer for e in dev]
+    reference_morphemes = metrics.morphemes(references)
+    systems: dict[str, dict] = {}
+    for name, settings in {**SEQ2SEQ, **LM}.items():
+        if args.only and name not in args.only:
+            continue
+        generator = "respond.seq2seq" if name in SEQ2SEQ else "fallback.lm"
+        pipeline, seconds = train(generator, settings, args.epochs, train_side)
+        history = pipeline.plugins[1].history
+        result = (seq2seq_scores(pipeline, dev, references, reference_morphemes)
+                  if name in SEQ2SEQ else lm_scores(pipeline, dev, references))
+        systems[name] = {"settings": settings.strip().replace("\n    ", "; "),
+                         "train_seconds": round(seconds, 1),
+                         "train_examples_per_second": round(history.examples_per_second, 1),
+                         "best_epoch": history.best_epoch, **result}
+        print(name, {k: v for k, v in systems[name].items() if k != "examples"},
+              file=sys.stderr, flush=True)
+    path = write_results("generators", {"epochs": args.epochs, "train": len(train_side),
+                                        "dev": len(dev), "systems": systems})
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
