@@ -48,7 +48,7 @@ from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot.training.threads import apply_thread_policy
 from chatbot_plugins.respond.base import Answer, text_of
-from chatbot_plugins.respond.seq2seq import rerank
+from chatbot_plugins.respond.seq2seq_rerank import rerank
 
 SPEED_QUESTIONS = 64
 # 1.01: retrieval never answers alone

@@ -105,7 +105,7 @@ def test_seq2seq_attention_in_the_trace_is_valid_json_even_when_the_model_breaks
     source = seq2seq.sources(["배고파 뭐 먹지"])[0]
     weights = torch.full((2, len(source)), 1.0 / len(source))
     weights[0, 0], weights[1, -1] = float("nan"), float("inf")
-    trace = seq2seq._attention_trace("배고파 뭐 먹지", [5, 6], weights)
+    trace = seq2seq._attention_trace(source, [5, 6], weights)
     json.dumps(trace.weights, allow_nan=False)  # raises on NaN or infinity
     assert trace.weights[0][0] == 0.0 and trace.weights[1][-1] == 0.0
     assert trace.weights[0][-1] == round(1.0 / len(source), 3)
@@ -204,7 +204,7 @@ def test_seq2seq_rerank_can_choose_a_retrieved_answer(bot, monkeypatch):
 
 def test_rerank_without_a_written_reply_takes_the_retrieved_one_and_stays_valid_json():
     from chatbot.contract import RetrievalCandidate
-    from chatbot_plugins.respond.seq2seq import rerank
+    from chatbot_plugins.respond.seq2seq_rerank import rerank
 
     candidate = RetrievalCandidate("배고파", "밥 먹으러 가요", 0.8)
     answer, contest = rerank("the model produced an empty reply", 0.0, [(candidate, -2.0)], 1.0)

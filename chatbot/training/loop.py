@@ -173,7 +173,8 @@ def fit(
             row = {"epoch": epoch, "train_loss": round(train_loss, 5),
                    **{k: round(v, 5) for k, v in metrics.items()}}
             history.epochs.append(row)
-            score = metrics[monitor]
+            # Without dev data every epoch scores the same: keep the last, not the first.
+            score = metrics[monitor] if len(dev) else float(epoch)
             if best_score is None or score > best_score + 1e-6:
                 best_score, best_state, waited = score, copy.deepcopy(model.state_dict()), 0
                 history.best_epoch = epoch

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
+from chatbot.contract import Contract
 from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
@@ -71,6 +72,10 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
     ff_dim: int = Field(1024, ge=8, le=65_536, description="transformer: width of the "
                         "feed-forward sub-layers")
     layers: int = Field(2, ge=1, le=12, description="LSTM or Transformer layers")
+    context: bool = Field(False, description="also read the previous user turn of the "
+                          "conversation (the prompt is that turn, an end-of-turn piece, then "
+                          "the message), and learn from the follow-up turns of multi-turn "
+                          "dialogs")
     pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
                                    "that `chatbot pretrain` wrote (model: lm); its vocabulary "
                                    "(vocab_size is then not used) and weights are the start "
@@ -124,15 +129,23 @@ class LanguageModelFallback(Responder):
 
     # -- training ----------------------------------------------------------------------------
 
+    @classmethod
+    def own_contract(cls, config: LanguageModelConfig) -> Contract:
+        if not config.context:
+            return Contract(requires=cls.requires, assigns=cls.assigns)
+        return Contract(requires=(*cls.requires, "history"), assigns=cls.assigns,
+                        because={"history": "context: true"})
+
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        pairs = dialog_pairs(corpus, self.name)
         config = self.config
+        pairs = dialog_pairs(corpus, self.name, follow_ups=config.context)
         questions = [text_of(m) for m in context.upstream(e.text for e in pairs)]
         answers = [e.answer for e in pairs]
         pretrained = pretrained_for(config, "lm", self.name)
         self.subwords = (pretrained.subwords if pretrained
                          else Subwords.train(questions + answers, config.vocab_size, self.name))
-        sequences = self._sequences(questions, answers)
+        sequences = self._sequences(questions, answers,
+                                    [e.history[-1].user if e.history else "" for e in pairs])
         indices = {id(e): i for i, e in enumerate(pairs)}
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
         train = [sequences[indices[id(e)]] for e in splits.train]
@@ -144,12 +157,28 @@ class LanguageModelFallback(Responder):
         self.dev_perplexity = best["dev_perplexity"]
         logger.info("%s: dev perplexity of answers %.1f", self.name, self.dev_perplexity)
 
-    def _sequences(self, questions: list[str], answers: list[str]) -> list[tuple[list, int]]:
-        """[BOS] question [SEP] answer [EOS], and where the answer starts."""
+    def _prompts(self, questions: list[str], contexts: list[str] | None) -> list[list[int]]:
+        """[BOS] question, the question's last MAX_PROMPT subwords; with ``context``, after its
+        previous user turn (``contexts``, "" for none) and an end-of-turn piece (EOS)."""
+        encoded = self.subwords.encode(questions)
+        if self.config.context and contexts is not None:
+            encoded = [[*before, EOS, *ids] if before else ids for before, ids in
+                       zip(self.subwords.encode(contexts), encoded, strict=True)]
+        return [[BOS, *ids[-MAX_PROMPT:]] for ids in encoded]
+
+    def _contexts(self, messages: list[Message]) -> list[str] | None:
+        if not self.config.context:
+            return None
+        return [m.history[-1].user if m.history else "" for m in messages]
+
+    def _sequences(self, questions: list[str], answers: list[str],
+                   contexts: list[str] | None = None) -> list[tuple[list, int]]:
+        """[BOS] question [SEP] answer [EOS] (see :meth:`_prompts`), and where the answer
+        starts."""
         out = []
-        encoded_q, encoded_a = self.subwords.encode(questions), self.subwords.encode(answers)
-        for question, answer in zip(encoded_q, encoded_a, strict=True):
-            prompt = [BOS, *question[-MAX_PROMPT:], SEP]
+        prompts, encoded_a = self._prompts(questions, contexts), self.subwords.encode(answers)
+        for question, answer in zip(prompts, encoded_a, strict=True):
+            prompt = [*question, SEP]
             out.append((prompt + answer[: self.config.max_reply] + [EOS], len(prompt)))
         return out
 
@@ -186,8 +215,7 @@ class LanguageModelFallback(Responder):
             raise NotFittedError(self.name)
         config = self.config
         # The question, then <sep> starts the answer.
-        prompts = [[BOS, *ids[-MAX_PROMPT:]]
-                   for ids in self.subwords.encode([text_of(m) for m in messages])]
+        prompts = self._prompts([text_of(m) for m in messages], self._contexts(messages))
         padded = torch.zeros(len(prompts), max(map(len, prompts)), dtype=torch.long)
         for row, prompt in enumerate(prompts):
             padded[row, : len(prompt)] = torch.tensor(prompt)  # (batch, longest)
@@ -206,7 +234,8 @@ class LanguageModelFallback(Responder):
         ``exp(sum of nll / sum of counts)`` is the replies' perplexity."""
         if self.model is None:
             raise NotFittedError(self.name)
-        sequences = self._sequences([text_of(m) for m in messages], replies)
+        sequences = self._sequences([text_of(m) for m in messages], replies,
+                                    self._contexts(messages))
         scores: list[tuple[float, int]] = []
         with inference(self.model):
             for start in range(0, len(sequences), 128):

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from chatbot.contract import AttentionMap, Contract, RerankContest, RetrievalCandidate
+from chatbot.contract import AttentionMap, Contract, RetrievalCandidate
 from chatbot.data.splits import split_examples
 from chatbot.errors import NotFittedError
 from chatbot.message import Message
@@ -49,6 +49,7 @@ from chatbot_plugins.respond.base import (
     text_of,
 )
 from chatbot_plugins.respond.seq2seq_model import Seq2Seq
+from chatbot_plugins.respond.seq2seq_rerank import rerank
 
 if TYPE_CHECKING:
     from typing import Self
@@ -83,6 +84,9 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
                         "feed-forward sub-layers")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of the target "
                                    "probability spread over the vocabulary in the loss")
+    context: bool = Field(False, description="also read the previous user turn of the "
+                          "conversation (the encoder reads it, an end-of-turn piece, then the "
+                          "message), and learn from the follow-up turns of multi-turn dialogs")
     pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
                                    "that `chatbot pretrain` wrote (model: seq2seq); its "
                                    "vocabulary (vocab_size is then not used) and weights are "
@@ -148,12 +152,15 @@ class Seq2SeqResponder(Responder):
     def own_contract(cls, config: Seq2SeqConfig) -> Contract:
         attends = config.architecture == "transformer" or config.attention != "none"
         assigns = ["reply"] + (["extras.attention"] if attends else [])
-        if not config.rerank:
-            return Contract(requires=cls.requires, assigns=tuple(assigns))
-        # The candidates to rerank come from an earlier respond.retrieval.
-        return Contract(requires=(*cls.requires, "extras.retrieval"),
-                        assigns=(*assigns, "extras.rerank"),
-                        because={"extras.retrieval": "rerank: true"})
+        requires, because = list(cls.requires), {}
+        if config.context:
+            requires.append("history")
+            because["history"] = "context: true"
+        if config.rerank:  # the candidates to rerank come from an earlier respond.retrieval
+            requires.append("extras.retrieval")
+            assigns.append("extras.rerank")
+            because["extras.retrieval"] = "rerank: true"
+        return Contract(requires=tuple(requires), assigns=tuple(assigns), because=because)
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__(config)
@@ -164,8 +171,8 @@ class Seq2SeqResponder(Responder):
     # -- training ----------------------------------------------------------------------------
 
     def fit(self, corpus: Corpus, context: TrainContext) -> None:
-        pairs = dialog_pairs(corpus, self.name)
         config = self.config
+        pairs = dialog_pairs(corpus, self.name, follow_ups=config.context)
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
         questions = {id(e): text_of(m) for e, m in
                      zip(pairs, context.upstream(e.text for e in pairs), strict=True)}
@@ -174,7 +181,8 @@ class Seq2SeqResponder(Responder):
             list(questions.values()) + [e.answer for e in pairs], config.vocab_size, self.name))
 
         def encode(examples: list) -> list[tuple[list[int], list[int]]]:
-            sources = self.sources([questions[id(e)] for e in examples])
+            sources = self.sources([questions[id(e)] for e in examples],
+                                   [e.history[-1].user if e.history else "" for e in examples])
             targets = self.subwords.encode([e.answer for e in examples])
             return [(s, t[: config.max_reply - 1]) for s, t in zip(sources, targets,
                                                                    strict=True)]
@@ -195,10 +203,23 @@ class Seq2SeqResponder(Responder):
                            self.name, monitor="dev_log_likelihood",
                            resumable={"teacher_forcing": schedule})
 
-    def sources(self, texts: list[str]) -> list[list[int]]:
-        """Encoder input ids of questions: their last MAX_SOURCE subwords, maybe reversed."""
-        encoded = [ids[-MAX_SOURCE:] or [EOS] for ids in self.subwords.encode(texts)]
+    def sources(self, texts: list[str], contexts: list[str] | None = None) -> list[list[int]]:
+        """Encoder input ids of questions: their last MAX_SOURCE subwords, maybe reversed.
+        With ``context``, each question follows its previous user turn (``contexts``, "" for
+        none) and an end-of-turn piece (EOS, which a source never holds otherwise)."""
+        encoded = self.subwords.encode(texts)
+        if self.config.context and contexts is not None:
+            encoded = [[*before, EOS, *ids] if before else ids for before, ids in
+                       zip(self.subwords.encode(contexts), encoded, strict=True)]
+        encoded = [ids[-MAX_SOURCE:] or [EOS] for ids in encoded]
         return [ids[::-1] for ids in encoded] if self.config.reverse_input else encoded
+
+    def contexts(self, messages: list[Message]) -> list[str] | None:
+        """The previous user turn of each message (what :meth:`sources` reads with
+        ``context``), None without it."""
+        if not self.config.context:
+            return None
+        return [m.history[-1].user if m.history else "" for m in messages]
 
     def _new_model(self) -> Seq2Seq | TransformerSeq2Seq:
         config = self.config
@@ -212,7 +233,7 @@ class Seq2SeqResponder(Responder):
 
     # -- running -----------------------------------------------------------------------------
 
-    def decode(self, texts: list[str]) -> DecodeResult:
+    def decode(self, texts: list[str], contexts: list[str] | None = None) -> DecodeResult:
         """Decode replies for many questions at once, in batches."""
         if self.model is None:
             raise NotFittedError(self.name)
@@ -220,7 +241,7 @@ class Seq2SeqResponder(Responder):
         device = resolve_device(config.device)
         self.model.to(device)
         merged = DecodeResult()
-        sources = self.sources(texts)
+        sources = self.sources(texts, contexts)
         for start in range(0, len(sources), DECODE_BATCH):
             chunk = sources[start:start + DECODE_BATCH]
             source = _pad(chunk).to(device)  # (batch, src_len)
@@ -233,14 +254,16 @@ class Seq2SeqResponder(Responder):
             merged.extend(result)
         return merged
 
-    def likelihood(self, texts: list[str], replies: list[str]) -> list[float]:
+    def likelihood(self, texts: list[str], replies: list[str],
+                   contexts: list[str] | None = None) -> list[float]:
         """The mean token log-probability of each reply given its question (EOS included),
         on the same scale as the ``mean_log_probs`` of decoded replies."""
         if self.model is None:
             raise NotFittedError(self.name)
-        return self.likelihood_of_ids(texts, self.subwords.encode(replies))
+        return self.likelihood_of_ids(texts, self.subwords.encode(replies), contexts)
 
-    def likelihood_of_ids(self, texts: list[str], replies: list[list[int]]) -> list[float]:
+    def likelihood_of_ids(self, texts: list[str], replies: list[list[int]],
+                          contexts: list[str] | None = None) -> list[float]:
         """:meth:`likelihood` of replies given as subword ids (a decoded reply's own ids:
         its text may read back as other subwords)."""
         if self.model is None:
@@ -248,7 +271,7 @@ class Seq2SeqResponder(Responder):
         device = resolve_device(self.config.device)
         self.model.to(device)
         targets = [ids[: self.config.max_reply - 1] for ids in replies]
-        pairs = list(zip(self.sources(texts), targets, strict=True))
+        pairs = list(zip(self.sources(texts, contexts), targets, strict=True))
         scores: list[float] = []
         for start in range(0, len(pairs), DECODE_BATCH):
             batch = {k: v.to(device) for k, v in collate(pairs[start:start + DECODE_BATCH]).items()}
@@ -258,13 +281,14 @@ class Seq2SeqResponder(Responder):
         return scores
 
     def answer(self, messages: list[Message]) -> list[Answer | str]:
-        texts = [text_of(m) for m in messages]
-        result = self.decode(texts)
+        texts, contexts = [text_of(m) for m in messages], self.contexts(messages)
+        result = self.decode(texts, contexts)
         answers = self.replies(result)
         for index, message in enumerate(messages):
             if result.attention[index].numel():
                 message.extras["attention"] = self._attention_trace(
-                    texts[index], result.tokens[index], result.attention[index])
+                    self.sources([texts[index]], contexts and [contexts[index]])[0],
+                    result.tokens[index], result.attention[index])
         if not self.config.rerank:
             return answers
         scored = self.score_candidates(messages, texts)
@@ -296,17 +320,18 @@ class Seq2SeqResponder(Responder):
         scored: list[list[tuple[RetrievalCandidate, float]]] = [[] for _ in messages]
         if not rows:
             return scored
-        likelihoods = self.likelihood([texts[i] for i, _ in rows], [c.answer for _, c in rows])
+        contexts = self.contexts(messages)
+        likelihoods = self.likelihood([texts[i] for i, _ in rows], [c.answer for _, c in rows],
+                                      contexts and [contexts[i] for i, _ in rows])
         for (index, candidate), log_likelihood in zip(rows, likelihoods, strict=True):
             scored[index].append((candidate, log_likelihood))
         return scored
 
-    def _attention_trace(self, text: str, reply_ids: list[int],
+    def _attention_trace(self, source_ids: list[int], reply_ids: list[int],
                          weights: torch.Tensor) -> AttentionMap:
         """Source and reply pieces with the weights between them, for the trace and the UI.
         A weight that is not a finite number (a broken model) becomes 0: the trace stays
         valid JSON."""
-        source_ids = self.sources([text])[0]
         pieces = self.subwords.processor.id_to_piece
         finite = torch.isfinite(weights)  # (reply, source)
         if not bool(finite.all()):
@@ -364,40 +389,6 @@ class Seq2SeqResponder(Responder):
         state.size("embed_dim in config.yaml", config.embed_dim, embed[1], weights)
         state.size("hidden in config.yaml", config.hidden, hidden, weights)
         state.size("layers in config.yaml", config.layers, layers, weights)
-
-
-def rerank(written: Answer | str, written_log_prob: float,
-           scored: list[tuple[RetrievalCandidate, float]],
-           bonus: float) -> tuple[Answer | str, RerankContest | None]:
-    """The written reply, or a retrieved answer that beats it.
-
-    A retrieved answer scores its mean token log-probability plus ``bonus`` × its question's
-    similarity; the written reply its own mean token log-probability (the same scale: see
-    :meth:`Seq2SeqResponder.likelihood`). The best retrieved answer replaces the written
-    reply (or the lack of one) when it scores higher.
-
-    Args:
-        written: the written reply, or why there is none.
-        written_log_prob: its mean token log-probability.
-        scored: candidates with their mean token log-probability
-            (:meth:`Seq2SeqResponder.score_candidates`).
-        bonus: ``rerank_bonus``.
-
-    Returns:
-        the answer to give and the contest for the trace (None without candidates).
-    """
-    if not scored:
-        return written, None
-    total, log_likelihood, candidate = max(
-        ((log_likelihood + bonus * candidate.similarity, log_likelihood, candidate)
-         for candidate, log_likelihood in scored), key=lambda row: row[0])
-    score = written_log_prob if isinstance(written, Answer) else None  # nothing was written
-    chosen = "retrieved" if score is None or total > score else "written"
-    contest = RerankContest(None if score is None else round(score, 4), round(total, 4),
-                            candidate.question, chosen)
-    if chosen == "retrieved":
-        return Answer(candidate.answer, math.exp(log_likelihood)), contest
-    return written, contest
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:
