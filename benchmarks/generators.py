@@ -24,6 +24,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,21 +36,29 @@ from dialog import bootstrap_difference, chatbotdata_splits, score  # noqa: E402
 
 from chatbot.config import parse_config  # noqa: E402
 from chatbot.data.corpus import Corpus  # noqa: E402
+from chatbot.data.datasets import load_corpus  # noqa: E402
 from chatbot.evaluation import metrics  # noqa: E402
 from chatbot.message import Message  # noqa: E402
 from chatbot.pipeline import Pipeline  # noqa: E402
 from chatbot.training.threads import apply_thread_policy  # noqa: E402
+from chatbot_plugins.generation.pretraining import PretrainConfig, pretrain  # noqa: E402
 from chatbot_plugins.respond.base import text_of  # noqa: E402
 
 # The epochs give each pair about the same training time on two cores (a Transformer epoch
 # costs about one and a half recurrent ones).
+TRANSFORMER = (
+    "    architecture: transformer\n    epochs: 8\n    hidden: 256\n    heads: 4\n"
+    "    layers: 2\n    ff_dim: 512\n    dropout: 0.1\n    label_smoothing: 0.1\n"
+    "    learning_rate: 0.001\n    schedule: cosine\n    warmup_steps: 300\n")
 SEQ2SEQ = {
     "seq2seq_gru": "    architecture: recurrent\n    epochs: 12\n",
-    "seq2seq_transformer": (
-        "    architecture: transformer\n    epochs: 8\n    hidden: 256\n    heads: 4\n"
-        "    layers: 2\n    ff_dim: 512\n    dropout: 0.1\n    label_smoothing: 0.1\n"
-        "    learning_rate: 0.001\n    schedule: cosine\n    warmup_steps: 300\n"),
+    "seq2seq_transformer": TRANSFORMER,
+    # The same Transformer, started from `chatbot pretrain` on --pretrain-datasets (denoising).
+    "seq2seq_transformer_pretrained": TRANSFORMER + "    pretrained: {pretrained}\n",
 }
+PRETRAIN = {"model": "seq2seq", "vocab_size": 4000, "hidden": 256, "heads": 4, "layers": 2,
+            "ff_dim": 512, "dropout": 0.1, "epochs": 2, "learning_rate": 0.001,
+            "schedule": "cosine", "warmup_steps": 300, "seed": 7}
 LM = {
     "lm_lstm": "    architecture: lstm\n    epochs: 12\n    hidden: 256\n    layers: 1\n",
     "lm_transformer": (
@@ -74,6 +83,18 @@ def train(generator: str, settings: str, epochs: int | None,
     started = time.perf_counter()
     pipeline.fit(Corpus(examples=examples, name="chatbotdata train"), progress=True)
     return pipeline, time.perf_counter() - started
+
+
+def pretrain_seq2seq(datasets: list[str], out: Path, epochs: int | None) -> dict:
+    """Pretrain the Transformer seq2seq (denoising) as ``chatbot pretrain`` does."""
+    settings = {**PRETRAIN, "datasets": datasets}
+    if epochs is not None:
+        settings["epochs"] = epochs
+    config = PretrainConfig(**settings)
+    started = time.perf_counter()
+    history = pretrain(config, load_corpus(datasets), out, progress=True)
+    return {**settings, "seconds": round(time.perf_counter() - started, 1),
+            "epochs_run": history.epochs}
 
 
 def seq2seq_scores(pipeline: Pipeline, dev: list, references: list[str],
@@ -107,6 +128,12 @@ def main() -> int:
     parser.add_argument("--dev-limit", type=int, help="score only the first N dev questions")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--only", nargs="*", help="train only these systems")
+    parser.add_argument("--pretrain-datasets", nargs="+", default=["demo"],
+                        help="what seq2seq_transformer_pretrained is pretrained on (never "
+                        "chatbotdata: its dev answers would leak)")
+    parser.add_argument("--results", default="generators",
+                        help="the results file's name (a run of some systems only: another "
+                        "name, so that the full run's file stays)")
     args = parser.parse_args()
     if args.threads:
         os.environ["CHATBOT_THREADS"] = str(args.threads)
@@ -116,9 +143,14 @@ def main() -> int:
     reference_morphemes = metrics.morphemes(references)
     systems: dict[str, dict] = {}
     replies: dict[str, list[str]] = {}
+    folder = tempfile.TemporaryDirectory()
+    pretrained_on = None
     for name, settings in {**SEQ2SEQ, **LM}.items():
         if args.only and name not in args.only:
             continue
+        if "{pretrained}" in settings:
+            pretrained_on = pretrain_seq2seq(args.pretrain_datasets, Path(folder.name), args.epochs)
+            settings = settings.replace("{pretrained}", folder.name)
         generator = "respond.seq2seq" if name in SEQ2SEQ else "fallback.lm"
         pipeline, seconds = train(generator, settings, args.epochs, train_side)
         history = pipeline.plugins[1].history
@@ -133,17 +165,18 @@ def main() -> int:
         print(name, {k: v for k, v in systems[name].items() if k not in ("examples", "epochs")},
               file=sys.stderr, flush=True)
     versus = {}
-    if replies.get("seq2seq_gru") and replies.get("seq2seq_transformer"):
-        # Transformer − GRU, the same resampled questions scoring both (95% intervals).
-        versus = {**bootstrap_difference(replies["seq2seq_gru"], replies["seq2seq_transformer"],
-                                         references),
-                  **bootstrap_difference(metrics.morphemes(replies["seq2seq_gru"]),
-                                         metrics.morphemes(replies["seq2seq_transformer"]),
-                                         reference_morphemes, unit="morpheme")}
-        print("transformer - gru:", versus, file=sys.stderr)
-    path = write_results("generators", {"epochs": args.epochs, "train": len(train_side),
-                                        "dev": len(dev), "systems": systems,
-                                        "seq2seq_transformer_minus_gru": versus})
+    for name in ("seq2seq_transformer", "seq2seq_transformer_pretrained"):
+        if replies.get("seq2seq_gru") and replies.get(name):
+            # minus the GRU, the same resampled questions scoring both (95% intervals)
+            versus[f"{name}_minus_gru"] = {
+                **bootstrap_difference(replies["seq2seq_gru"], replies[name], references),
+                **bootstrap_difference(metrics.morphemes(replies["seq2seq_gru"]),
+                                       metrics.morphemes(replies[name]), reference_morphemes,
+                                       unit="morpheme")}
+            print(f"{name} - gru:", versus[f"{name}_minus_gru"], file=sys.stderr)
+    path = write_results(args.results, {
+        "epochs": args.epochs, "train": len(train_side), "dev": len(dev),
+        "pretrained_on": pretrained_on, "systems": systems, **versus})
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
