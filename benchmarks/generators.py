@@ -7,14 +7,17 @@ of benchmarks/dialog.py's split (settings below; nothing tuned on dev) and score
 questions with no retrieval:
 
 - respond.seq2seq, ``architecture: recurrent`` (GRU, bidirectional, Bahdanau; as in
-  configs/chatbotdata.yaml) against ``architecture: transformer``: BLEU-4 and chrF on
+  configs/chatbotdata.yaml) against ``architecture: transformer`` from scratch, and the same
+  Transformer first pretrained by ``chatbot pretrain`` (denoising) on ``--pretrain-datasets``
+  (the bundled corpus by default): BLEU-4 and chrF on
   morphemes, distinct-2, and the perplexity of the gold answers (per subword, from the mean
   log-probability of each answer); replies decoded as configured (beam 4);
 - fallback.lm, ``architecture: lstm`` against ``transformer``: the perplexity of the gold
   answers given their questions.
 
-It also records each system's training time and examples/s. Writes
-benchmarks/results/generators.json. Pretrained Transformers come with issue 18's pretraining.
+It also records each system's training time, examples/s and epochs, and the paired bootstrap
+of each Transformer against the GRU. Writes benchmarks/results/generators.json (``--results``
+names the file of a partial run).
 """
 
 from __future__ import annotations

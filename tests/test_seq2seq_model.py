@@ -59,8 +59,14 @@ def reverser() -> Seq2Seq:
     rng = random.Random(0)
     model = Seq2Seq(VOCAB, VOCAB, embed_dim=16, hidden=48, cell="gru", bidirectional=True,
                     attention="luong_general", dropout=0.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(400):
+    return train_reverser(model, rng, steps=400, learning_rate=1e-2)
+
+
+def train_reverser(model: torch.nn.Module, rng: random.Random, steps: int,
+                   learning_rate: float) -> torch.nn.Module:
+    """``model`` trained to reverse digit strings (batches of 32), in eval mode."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    for _ in range(steps):
         source, target_in, target_out, _ = digit_batch(rng, 32)
         loss = F.cross_entropy(model(source, target_in).transpose(1, 2), target_out,
                                ignore_index=0)

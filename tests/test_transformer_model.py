@@ -13,7 +13,15 @@ from chatbot_plugins.fallback.lm_model import TransformerLanguageModel
 from chatbot_plugins.generation.beam import beam_search
 from chatbot_plugins.generation.decoding import greedy, sample
 from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
-from tests.test_seq2seq_model import BOS, DIGITS, EOS, VOCAB, accuracy, digit_batch
+from tests.test_seq2seq_model import (
+    BOS,
+    DIGITS,
+    EOS,
+    VOCAB,
+    accuracy,
+    digit_batch,
+    train_reverser,
+)
 
 torch.set_num_threads(1)
 
@@ -84,17 +92,7 @@ def test_bad_settings_are_refused():
 
 def test_it_learns_to_reverse_and_beam_search_decodes_it():
     """A small model trained on digit reversal; greedy and beam search read it back."""
-    model = _model().train()
-    rng = random.Random(0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(500):
-        source, target_in, target_out, _ = digit_batch(rng, 32)
-        loss = F.cross_entropy(model(source, target_in).transpose(1, 2), target_out,
-                               ignore_index=0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
+    model = train_reverser(_model().train(), random.Random(0), steps=500, learning_rate=3e-3)
     source, _, _, strings = digit_batch(random.Random(1), 200)
     decoded = greedy(model, source, BOS, EOS, max_len=8)
     assert accuracy(decoded, strings) > 0.9
