@@ -71,11 +71,15 @@ LM = {
 }
 
 
+def with_epochs(settings: str, epochs: int | None) -> str:
+    """The system's settings, its epochs replaced by ``epochs`` (for a quick trial run)."""
+    return settings if epochs is None else re.sub(r"epochs: \d+", f"epochs: {epochs}", settings)
+
+
 def config(generator: str, settings: str, epochs: int | None) -> str:
-    """The system's pipeline; ``epochs`` overrides its own (for a quick trial run). Its seed is
-    not the split's (2026): the plugin's own dev split, by the same hash, would be empty."""
-    if epochs is not None:
-        settings = re.sub(r"epochs: \d+", f"epochs: {epochs}", settings)
+    """The system's pipeline; ``epochs`` overrides its own. Its seed is not the split's (2026):
+    the plugin's own dev split, by the same hash, would be empty."""
+    settings = with_epochs(settings, epochs)
     return (f"pipeline:\n  - plugin: normalize.soynlp\n  - plugin: {generator}\n"
             f"    patience: 100\n{settings}training:\n  seed: 7\n")
 
@@ -160,7 +164,8 @@ def main() -> int:
         result = (seq2seq_scores(pipeline, dev, references, reference_morphemes)
                   if name in SEQ2SEQ else lm_scores(pipeline, dev, references))
         replies[name] = result.pop("replies", [])
-        systems[name] = {"settings": settings.strip().replace("\n    ", "; "),
+        systems[name] = {"settings": with_epochs(settings, args.epochs).strip().replace(
+                             "\n    ", "; "),
                          "train_seconds": round(seconds, 1),
                          "train_examples_per_second": round(history.examples_per_second, 1),
                          "best_epoch": history.best_epoch, **result,

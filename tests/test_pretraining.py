@@ -9,13 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.cli import main
-from chatbot.cli.pretrain import read_pretrain_config
 from chatbot.config import parse_config
 from chatbot.data.corpus import Corpus
 from chatbot.errors import ChatbotError, ConfigError, ModelLoadError
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
-from chatbot_plugins.generation.pretraining import MASK, mask_spans, pretraining_texts
+from chatbot_plugins.generation.pretraining import (
+    MASK,
+    mask_spans,
+    pretraining_texts,
+    read_pretrain_config,
+)
 
 TINY = ["--set", "vocab_size=2000", "--set", "hidden=32", "--set", "heads=4",
         "--set", "layers=1", "--set", "ff_dim=64", "--set", "epochs=1", "--quiet"]
@@ -70,6 +74,27 @@ def test_pretrained_weights_need_the_transformer():
         parse_config("pipeline:\n  - plugin: respond.seq2seq\n    pretrained: somewhere\n")
     with pytest.raises(ConfigError, match="pretrained weights are for architecture: transformer"):
         parse_config("pipeline:\n  - plugin: fallback.lm\n    pretrained: somewhere\n")
+    with pytest.raises(ConfigError, match="pretrained weights are for architecture: transformer"):
+        parse_config("pipeline:\n  - plugin: respond.seq2seq\n    pretrain: pretrain_seq2seq\n")
+    with pytest.raises(ConfigError, match="set one of them"):
+        parse_config("pipeline:\n  - plugin: fallback.lm\n    architecture: transformer\n"
+                     "    pretrained: somewhere\n    pretrain: pretrain_lm\n")
+
+
+@pytest.mark.parametrize(("generator", "pretrain", "sizes", "problem"), [
+    ("respond.seq2seq", "pretrain_lm", "hidden: 256\n    heads: 4\n    layers: 2\n"
+     "    ff_dim: 512", "pretrains a 'lm' model; respond.seq2seq fine-tunes a 'seq2seq' one"),
+    ("fallback.lm", "pretrain_lm", "hidden: 32\n    heads: 4\n    layers: 2\n    ff_dim: 512",
+     "pretrain: pretrain_lm has hidden 256; the config asks 32"),
+])
+def test_a_pretrain_config_that_cannot_fit_the_generator_stops_before_pretraining(
+        generator, pretrain, sizes, problem, demo_corpus):
+    pipeline = Pipeline.from_config(parse_config(
+        f"pipeline:\n  - plugin: {generator}\n    architecture: transformer\n"
+        f"    pretrain: {pretrain}\n    {sizes}\n"))
+    pairs = Corpus(examples=[e for e in demo_corpus.examples if e.answer][:50])
+    with pytest.raises(ChatbotError, match=problem):
+        pipeline.fit(pairs)
 
 
 def _fine_tune(generator: str, folder, corpus: Corpus, sizes: str = SIZES) -> Pipeline:
@@ -115,3 +140,16 @@ def test_pretrain_a_language_model_on_a_text_file_then_fine_tune_it(demo_corpus,
     tuned = _fine_tune("fallback.lm", out, pairs)
     assert tuned.plugins[1].subwords.model_proto == (out / "subwords.model").read_bytes()
     assert tuned.process([Message("오늘 너무 피곤해")])[0].responder == "fallback.lm"
+
+    # The same in one step: the generator's `pretrain` names the pretrain config.
+    config = tmp_path / "pretrain-diary.yaml"
+    config.write_text("pretrain:\n  model: lm\n  datasets: [diary]\n  vocab_size: 2000\n"
+                      "  hidden: 32\n  heads: 4\n  layers: 1\n  ff_dim: 64\n  epochs: 1\n")
+    in_one_step = Pipeline.from_config(parse_config(
+        "pipeline:\n  - plugin: normalize.soynlp\n  - plugin: fallback.lm\n"
+        f"    architecture: transformer\n    pretrain: {config}\n{SIZES}"
+        "    epochs: 1\n    threshold: 0.0\n    max_reply: 8\n"))
+    in_one_step.fit(pairs)
+    lm = in_one_step.plugins[1]
+    assert lm.subwords.model_proto == tuned.plugins[1].subwords.model_proto  # the diary's
+    assert in_one_step.process([Message("오늘 너무 피곤해")])[0].responder == "fallback.lm"

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-from chatbot.errors import ConfigError
 
 DESCRIPTION = """\
 Pretrain a Transformer generator on the text of some datasets (their sentences and both sides
@@ -40,7 +37,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from chatbot.data.datasets import load_corpus
-    from chatbot_plugins.generation.pretraining import pretrain
+    from chatbot_plugins.generation.pretraining import pretrain, read_pretrain_config
 
     config = read_pretrain_config(args.config, args.overrides)
     corpus = load_corpus(config.datasets, skip_bad=args.skip_bad)
@@ -50,34 +47,3 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
           f"(dev perplexity {best.get('dev_perplexity', float('nan')):.1f}, "
           f"{history.seconds:.0f} s)", file=sys.stderr)
     return 0
-
-
-def read_pretrain_config(name_or_path: str, overrides: list[str]) -> Any:
-    """The validated settings of a pretrain config file (or bundled name), with ``overrides``
-    (KEY=VALUE, the value read as YAML); a ConfigError lists every problem."""
-    from pydantic import ValidationError
-
-    from chatbot.config import read_config_text, resolve_config_path
-    from chatbot.safe_yaml import YamlLimitError, load_bounded
-    from chatbot_plugins.generation.pretraining import PretrainConfig
-
-    path = resolve_config_path(name_or_path)
-    try:
-        data = load_bounded(read_config_text(path)).data
-        settings = data.get("pretrain") if isinstance(data, dict) else None
-        if not isinstance(settings, dict):
-            raise ConfigError(str(path), [f"{path}: a pretrain config is a mapping under "
-                                          "`pretrain:` (see configs/pretrain_seq2seq.yaml)"])
-        for override in overrides:
-            key, sep, value = override.partition("=")
-            if not sep or not key.strip():
-                raise ConfigError(str(path), [f"--set {override!r}: use KEY=VALUE"])
-            settings[key.strip()] = load_bounded(value).data
-    except YamlLimitError as error:
-        raise ConfigError(str(path), [f"{path}: {error.problem}"]) from None
-    try:
-        return PretrainConfig.model_validate(settings)
-    except ValidationError as error:
-        raise ConfigError(str(path), [
-            f"{path}: pretrain.{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-            for problem in error.errors()]) from None

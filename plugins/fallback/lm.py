@@ -34,7 +34,7 @@ from chatbot.training.loop import TrainSettings, fit
 from chatbot.training.safe_load import SavedState
 from chatbot_plugins.fallback.lm_model import LstmLanguageModel, TransformerLanguageModel
 from chatbot_plugins.generation.decoding import inference, sample
-from chatbot_plugins.generation.pretraining import pretrained_for
+from chatbot_plugins.generation.pretraining import PretrainedStart, pretrained_for
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, SEP, Subwords
 from chatbot_plugins.respond.base import (
     Answer,
@@ -57,7 +57,7 @@ META_FILE = "lm.json"
 MAX_PROMPT = 48  # subwords of the question the model sees (its end)
 
 
-class LanguageModelConfig(TrainSettings, ResponderConfig):
+class LanguageModelConfig(TrainSettings, ResponderConfig, PretrainedStart):
     epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate")
     vocab_size: int = Field(4000, ge=100, le=1_000_000, description="sentencepiece vocabulary size")
@@ -76,10 +76,6 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
                           "conversation (the prompt is that turn, an end-of-turn piece, then "
                           "the message), and learn from the follow-up turns of multi-turn "
                           "dialogs")
-    pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
-                                   "that `chatbot pretrain` wrote (model: lm); its vocabulary "
-                                   "(vocab_size is then not used) and weights are the start "
-                                   "of training, and its sizes must be these")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout rate")
     max_reply: int = Field(40, ge=1, le=200, description="most subwords in a reply")
     temperature: float = Field(0.8, gt=0, description="below 1: safer replies; above: bolder")
@@ -104,8 +100,6 @@ class LanguageModelConfig(TrainSettings, ResponderConfig):
         if self.architecture == "transformer" and self.hidden % self.heads:
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads "
                              f"({self.heads}) for the transformer")
-        if self.architecture != "transformer" and self.pretrained is not None:
-            raise ValueError("pretrained weights are for architecture: transformer")
         return self
 
 
@@ -141,7 +135,7 @@ class LanguageModelFallback(Responder):
         pairs = dialog_pairs(corpus, self.name, follow_ups=config.context)
         questions = [text_of(m) for m in context.upstream(e.text for e in pairs)]
         answers = [e.answer for e in pairs]
-        pretrained = pretrained_for(config, "lm", self.name)
+        pretrained = pretrained_for(config, "lm", self.name, context)
         self.subwords = (pretrained.subwords if pretrained
                          else Subwords.train(questions + answers, config.vocab_size, self.name))
         sequences = self._sequences(questions, answers,

@@ -5,6 +5,7 @@ nn.Modules here; decoding is in chatbot_plugins.generation, through the ``start`
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -118,6 +119,16 @@ class TransformerLanguageModel(nn.Module):
             left_padding: True at padding before the real tokens (decoding), (batch, length);
                 None for right-padded sequences (training).
         """
+        x, mask = self._inputs(tokens, left_padding)  # (batch, length, dim), as masks go
+        for layer in self.layers:
+            x = layer(x, mask=mask)  # (batch, length, dim)
+        return self.norm(x), None  # (batch, length, dim)
+
+    def _inputs(self, tokens: torch.Tensor, left_padding: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first layer's input (batch, length, dim) and the attention mask: (length,
+        length) for right-padded rows, (batch * heads, length, length) with ``left_padding``
+        (batch, length)."""
         length = tokens.size(1)
         if length > MAX_POSITIONS:
             raise ValueError(f"a sequence of {length} tokens is longer than the "
@@ -135,39 +146,66 @@ class TransformerLanguageModel(nn.Module):
             hidden = hidden & ~torch.eye(length, dtype=torch.bool, device=tokens.device)
             mask = hidden.repeat_interleave(self.heads, dim=0)  # (batch * heads, L, L)
         scaled = self.embed(tokens) * math.sqrt(self.dim)  # (batch, length, dim)
-        x = self.dropout(scaled + positions.to(scaled.dtype))  # (batch, length, dim)
-        for layer in self.layers:
-            x = layer(x, mask=mask)  # (batch, length, dim)
-        return self.norm(x), None  # (batch, length, dim)
+        return self.dropout(scaled + positions.to(scaled.dtype)), mask  # (B, L, dim), mask
 
     def out(self, features: torch.Tensor) -> torch.Tensor:
         """Features (..., dim) → logits (..., vocab), through the shared embedding."""
         return F.linear(features, self.embed.weight)
 
-    def start(self, prompts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Right-padded prompts (0 for padding), (batch, length) → the state: the prompts
-        moved to the right end of their rows, and where the padding before them is."""
+    def start(self, prompts: torch.Tensor) -> LanguageModelState:
+        """Read right-padded prompts (0 for padding), (batch, length): the state after each
+        prompt's last real token. Each prompt moves to the right end of its row, so that every
+        row's next token goes in the same column."""
         lengths = (prompts != 0).sum(dim=1).clamp(min=1)  # (batch,)
         width = prompts.size(1)
         shift = width - lengths  # (batch,)
         columns = torch.arange(width, device=prompts.device)[None]  # (1, width)
         source = (columns - shift[:, None]).clamp(min=0)  # (batch, width)
-        moved = prompts.gather(1, source)  # (batch, width)
         padding = columns < shift[:, None]  # (batch, width)
-        return moved.masked_fill(padding, 0), padding
+        moved = prompts.gather(1, source).masked_fill(padding, 0)  # (batch, width)
+        x, mask = self._inputs(moved, padding)  # (batch, width, dim), (B * heads, W, W)
+        past = []
+        for layer in self.layers:
+            x, every = layer.extend(x, x[:, :0], mask=mask)  # (B, W, dim), (B, W, dim)
+            past.append(every)
+        return LanguageModelState(past, padding, lengths)
 
-    def step(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], None]:
+    def step(self, tokens: torch.Tensor, state: LanguageModelState
+             ) -> tuple[torch.Tensor, LanguageModelState, None]:
         """The logits of the token after ``tokens`` (rows,) in float32 (rows, vocab), the new
-        state, and no attention map. It reads the whole row again: replies are short."""
-        written, padding = state
-        written = torch.cat([written, tokens[:, None]], dim=1)  # (rows, length + 1)
-        padding = F.pad(padding, (0, 1), value=False)  # (rows, length + 1)
-        features, _ = self.features(written, left_padding=padding)  # (rows, length + 1, dim)
-        return self.out(features[:, -1]).float(), (written, padding), None
+        state, and no attention map. Only the new position is computed."""
+        if int(state.positions.max()) >= MAX_POSITIONS:
+            raise ValueError(f"a sequence longer than the {MAX_POSITIONS} positions the "
+                             "model knows")
+        scaled = self.embed(tokens[:, None]) * math.sqrt(self.dim)  # (rows, 1, dim)
+        x = scaled + self.positions[state.positions][:, None].to(scaled.dtype)  # (R, 1, dim)
+        padding = F.pad(state.padding, (0, 1), value=False)  # (rows, length + 1)
+        past = []
+        for layer, before in zip(self.layers, state.past, strict=True):
+            x, every = layer.extend(x, before, padding=padding)  # (R, 1, dim), (R, L + 1, dim)
+            past.append(every)
+        logits = self.out(self.norm(x[:, 0])).float()  # (rows, vocab)
+        return logits, LanguageModelState(past, padding, state.positions + 1), None
 
-    def select(self, state: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor,
-               same_inputs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def select(self, state: LanguageModelState, rows: torch.Tensor,
+               same_inputs: bool = False) -> LanguageModelState:
         """The state of the rows ``rows`` (repeats allowed), (new_rows,)."""
-        written, padding = state
-        return written.index_select(0, rows), padding.index_select(0, rows)
+        return LanguageModelState([every.index_select(0, rows) for every in state.past],
+                                  state.padding.index_select(0, rows),
+                                  state.positions.index_select(0, rows))
+
+
+@dataclass
+class LanguageModelState:
+    """Where the Transformer language model's decoding stands, one row per text being written.
+
+    Attributes:
+        past: for each layer, the normalized inputs of its self-attention at every position
+            so far, (rows, length, dim).
+        padding: True at the padding before each row's prompt, (rows, length).
+        positions: the position the next token of each row takes, (rows,).
+    """
+
+    past: list[torch.Tensor]
+    padding: torch.Tensor
+    positions: torch.Tensor

@@ -26,18 +26,21 @@ import json
 import logging
 import math
 import random
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import torch
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from torch import nn
 from torch.nn import functional as F
 
 from chatbot.data.corpus import Corpus
-from chatbot.errors import ChatbotError
+from chatbot.data.datasets import load_corpus
+from chatbot.errors import ChatbotError, ConfigError
 from chatbot.plugin import TrainContext
+from chatbot.safe_yaml import YamlLimitError, load_bounded
 from chatbot.training.checkpoint import save_weights
 from chatbot.training.history import History
 from chatbot.training.loop import TrainSettings, fit
@@ -76,6 +79,31 @@ class PretrainConfig(TrainSettings):
     mean_span: float = Field(3.0, gt=0, le=20, description="seq2seq: mean masked span length")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the split, noise and training")
     device: str = Field("cpu", description="cpu | cuda | cuda:N | mps | auto")
+
+
+class PretrainedStart(BaseModel):
+    """The settings of a generator's config that start it from pretrained weights (its
+    ``architecture`` must be ``transformer``)."""
+
+    architecture: str  # each generator's config declares its own choices
+    pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
+                                   "that `chatbot pretrain` wrote for this generator; its "
+                                   "vocabulary (vocab_size is then not used) and weights are "
+                                   "the start of training, and its sizes must be these")
+    pretrain: str | None = Field(None, max_length=4096, description="transformer: a "
+                                 "`chatbot pretrain` config (a bundled name such as "
+                                 "pretrain_seq2seq, or a file) that training runs first, "
+                                 "then starts from, as from `pretrained`")
+
+    @model_validator(mode="after")
+    def _one_start_for_the_transformer(self) -> PretrainedStart:
+        if self.pretrained is not None and self.pretrain is not None:
+            raise ValueError("pretrained and pretrain both name where training starts: "
+                             "set one of them")
+        starts = self.pretrained is not None or self.pretrain is not None
+        if starts and self.architecture != "transformer":
+            raise ValueError("pretrained weights are for architecture: transformer")
+        return self
 
 
 def pretraining_texts(corpus: Corpus) -> list[str]:
@@ -162,6 +190,34 @@ def pretrain(config: PretrainConfig, corpus: Corpus, out: Path,
     return history
 
 
+def read_pretrain_config(name_or_path: str, overrides: list[str]) -> PretrainConfig:
+    """The validated settings of a pretrain config file (or bundled name), with ``overrides``
+    (KEY=VALUE, the value read as YAML); a ConfigError lists every problem."""
+    # chatbot.config finds plugins, this one among them: imported when called
+    from chatbot.config import read_config_text, resolve_config_path
+
+    path = resolve_config_path(name_or_path)
+    try:
+        data = load_bounded(read_config_text(path)).data
+        settings = data.get("pretrain") if isinstance(data, dict) else None
+        if not isinstance(settings, dict):
+            raise ConfigError(str(path), [f"{path}: a pretrain config is a mapping under "
+                                          "`pretrain:` (see configs/pretrain_seq2seq.yaml)"])
+        for override in overrides:
+            key, sep, value = override.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(str(path), [f"--set {override!r}: use KEY=VALUE"])
+            settings[key.strip()] = load_bounded(value).data
+    except YamlLimitError as error:
+        raise ConfigError(str(path), [f"{path}: {error.problem}"]) from None
+    try:
+        return PretrainConfig.model_validate(settings)
+    except ValidationError as error:
+        raise ConfigError(str(path), [
+            f"{path}: pretrain.{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
+            for problem in error.errors()]) from None
+
+
 class Pretrained:
     """A folder ``chatbot pretrain`` wrote, read for fine-tuning.
 
@@ -194,6 +250,8 @@ class Pretrained:
         state.size(f"the vocabulary of {VOCAB_FILE}", len(self.subwords), embed[0],
                    WEIGHTS_FILE)
         self.state = state
+        # A folder pretrained during training is temporary: kept until the weights are read.
+        self.keeper: tempfile.TemporaryDirectory | None = None
 
     def load_weights(self, build: Callable[[], ModuleT]) -> ModuleT:
         """The network ``build`` makes, with the pretrained weights (its sizes checked
@@ -255,11 +313,33 @@ def _causal_evaluate(model: nn.Module, dev: list, device: torch.device) -> dict:
     return _mean_nll(model, dev, device, _causal_collate, _causal_loss)
 
 
-def pretrained_for(config: Any, kind: Kind, plugin: str) -> Pretrained | None:
-    """The pretrained folder a generator's config names (``pretrained``), read and checked
-    against its sizes; None when it names none."""
-    if config.pretrained is None:
+def pretrained_for(config: Any, kind: Kind, plugin: str,
+                   context: TrainContext) -> Pretrained | None:
+    """Where a generator's training starts: the folder its config names (``pretrained``), or
+    one pretrained now by the ``chatbot pretrain`` config it names (``pretrain``), read and
+    checked against its sizes; None when it names neither."""
+    sizes = {name: getattr(config, name) for name in ("hidden", "heads", "layers", "ff_dim")}
+    if config.pretrained is not None:
+        return Pretrained(Path(config.pretrained), kind, sizes, plugin)
+    if config.pretrain is None:
         return None
-    sizes = ("hidden", "heads", "layers", "ff_dim")  # the vocabulary comes with the weights
-    return Pretrained(Path(config.pretrained), kind,
-                      {name: getattr(config, name) for name in sizes}, plugin)
+    settings = read_pretrain_config(config.pretrain, [])
+    # Checked before pretraining, which takes minutes, rather than after.
+    if settings.model != kind:
+        raise ChatbotError(f"{plugin}: pretrain: {config.pretrain} pretrains a "
+                           f"{settings.model!r} model; {plugin} fine-tunes a {kind!r} one",
+                           hint=f"name a pretrain config with model: {kind}")
+    for name, value in sizes.items():
+        if getattr(settings, name) != value:
+            raise ChatbotError(f"{plugin}: pretrain: {config.pretrain} has {name} "
+                               f"{getattr(settings, name)}; the config asks {value}",
+                               hint=f"set {name}: {getattr(settings, name)}, or the same "
+                               "sizes in both configs")
+    keeper = tempfile.TemporaryDirectory(prefix="chatbot-pretrain-")
+    folder = Path(keeper.name)
+    settings = settings.model_copy(update={"device": context.device})
+    logger.info("%s: pretraining on %s first", plugin, ", ".join(settings.datasets))
+    pretrain(settings, load_corpus(settings.datasets), folder, progress=context.progress)
+    pretrained = Pretrained(folder, kind, sizes, plugin)
+    pretrained.keeper = keeper
+    return pretrained

@@ -70,6 +70,30 @@ class SelfAttentionLayer(nn.Module):
         normed = self.attention_norm(x)  # (batch, length, dim)
         attended, _ = self.attention(normed, normed, normed, key_padding_mask=padding,
                                      attn_mask=mask, need_weights=False)  # (B, length, dim)
+        return self._feed_forward_after(x, attended)
+
+    def extend(self, x: torch.Tensor, past: torch.Tensor, padding: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """New positions after earlier ones, for step-by-step decoding: their output (batch,
+        new, dim), and the normalized inputs of every position so far (batch, seen + new,
+        dim), which the next call takes as ``past``.
+
+        Args:
+            x: the new positions' inputs, (batch, new, dim).
+            past: the normalized inputs of the earlier positions, (batch, seen, dim).
+            padding: True at padding among all the positions, (batch, seen + new).
+            mask: True where a new position may not look, (new, seen + new) or
+                (batch * heads, new, seen + new).
+        """
+        normed = self.attention_norm(x)  # (batch, new, dim)
+        every = torch.cat([past, normed], dim=1)  # (batch, seen + new, dim)
+        attended, _ = self.attention(normed, every, every, key_padding_mask=padding,
+                                     attn_mask=mask, need_weights=False)  # (B, new, dim)
+        return self._feed_forward_after(x, attended), every
+
+    def _feed_forward_after(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        """The residual of the attention, then the feed-forward sub-layer: (batch, length,
+        dim) from the layer's input and the attention's output, both (batch, length, dim)."""
         x = x + self.dropout(attended)  # (batch, length, dim)
         return x + self.dropout(self.ff(self.ff_norm(x)))  # (batch, length, dim)
 
@@ -104,7 +128,33 @@ class DecoderLayer(nn.Module):
         normed = self.self_norm(x)  # (batch, tgt_len, dim)
         attended, _ = self.self_attention(normed, normed, normed, attn_mask=causal,
                                           need_weights=False)  # (batch, tgt_len, dim)
-        x = x + self.dropout(attended)  # (batch, tgt_len, dim)
+        return self._cross_and_feed_forward(x + self.dropout(attended), memory, source_padding)
+
+    def step(self, x: torch.Tensor, past: torch.Tensor, memory: torch.Tensor,
+             source_padding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One new target position: its output (rows, 1, dim), the self-attention's inputs of
+        every position so far (rows, steps + 1, dim), for the next step, and the new
+        position's cross-attention weights (rows, 1, src_len).
+
+        Args:
+            x: the new position's input, (rows, 1, dim).
+            past: what this returned the step before (the normalized inputs of the earlier
+                positions, all of which the new one may look at), (rows, steps, dim).
+            memory: the encoder's output, (rows, src_len, dim).
+            source_padding: True at source padding, (rows, src_len).
+        """
+        normed = self.self_norm(x)  # (rows, 1, dim)
+        seen = torch.cat([past, normed], dim=1)  # (rows, steps + 1, dim)
+        attended, _ = self.self_attention(normed, seen, seen, need_weights=False)  # (R, 1, dim)
+        x, weights = self._cross_and_feed_forward(x + self.dropout(attended), memory,
+                                                  source_padding)
+        return x, seen, weights  # (rows, 1, dim), (rows, steps + 1, dim), (rows, 1, src_len)
+
+    def _cross_and_feed_forward(self, x: torch.Tensor, memory: torch.Tensor,
+                                source_padding: torch.Tensor
+                                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cross-attention and feed-forward sub-layers: (batch, tgt_len, dim) and the
+        cross-attention weights averaged over heads (batch, tgt_len, src_len)."""
         crossed, weights = self.cross_attention(
             self.cross_norm(x), memory, memory, key_padding_mask=source_padding,
             need_weights=True, average_attn_weights=True)  # (B, T, dim), (B, T, src_len)
@@ -114,16 +164,18 @@ class DecoderLayer(nn.Module):
 
 @dataclass
 class TransformerState:
-    """Where decoding stands: the tokens written so far and the encoded sources, one row per
-    output being written.
+    """Where decoding stands, one row per output being written: what each decoder layer's
+    self-attention has read so far (so that a step computes only its new position) and the
+    encoded sources.
 
     Attributes:
-        written: the decoder's inputs so far (the start token first), (rows, steps).
+        past: for each decoder layer, the normalized inputs of its self-attention at every
+            position so far (the start token first), (rows, steps, dim).
         memory: the encoder's output, (rows, src_len, dim).
         padding: True at source padding, (rows, src_len).
     """
 
-    written: torch.Tensor
+    past: list[torch.Tensor]
     memory: torch.Tensor
     padding: torch.Tensor
 
@@ -160,14 +212,15 @@ class TransformerSeq2Seq(nn.Module):
         with torch.no_grad():
             self.embed.weight[PAD].zero_()
 
-    def _embedded(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token embeddings (scaled, as the output layer shares them) plus positions:
-        (batch, length, dim) from (batch, length)."""
-        if ids.size(1) > MAX_POSITIONS:
-            raise ValueError(f"a sequence of {ids.size(1)} tokens is longer than the "
+    def _embedded(self, ids: torch.Tensor, first_position: int = 0) -> torch.Tensor:
+        """Token embeddings (scaled, as the output layer shares them) plus positions, counted
+        from ``first_position``: (batch, length, dim) from (batch, length)."""
+        end = first_position + ids.size(1)
+        if end > MAX_POSITIONS:
+            raise ValueError(f"a sequence of {end} tokens is longer than the "
                              f"{MAX_POSITIONS} positions the model knows")
         scaled = self.embed(ids) * math.sqrt(self.dim)  # (batch, length, dim)
-        return self.dropout(scaled + self.positions[: ids.size(1)].to(scaled.dtype))
+        return self.dropout(scaled + self.positions[first_position:end].to(scaled.dtype))
 
     def encode(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's output (batch, src_len, dim) and the source padding (batch, src_len).
@@ -220,34 +273,35 @@ class TransformerSeq2Seq(nn.Module):
             source: token ids, 0 after the end, (batch, src_len).
         """
         memory, padding = self.encode(source)
-        written = torch.zeros(source.size(0), 0, dtype=torch.long,
-                              device=source.device)  # (batch, 0)
-        return TransformerState(written, memory, padding)
+        nothing = memory.new_zeros(source.size(0), 0, self.dim)  # (batch, 0, dim)
+        return TransformerState([nothing] * len(self.decoder_layers), memory, padding)
 
     def step(self, tokens: torch.Tensor, state: TransformerState,
              ) -> tuple[torch.Tensor, TransformerState, torch.Tensor]:
         """One decoding step: the logits of the next token in float32 (rows, vocab), the new
-        state, and the cross-attention over the source (rows, src_len) in float32.
-
-        The decoder runs again over everything written so far: replies are a few dozen
-        subwords, and this keeps no cache to get wrong.
+        state, and the cross-attention over the source (rows, src_len) in float32. Only the
+        new position is computed; what the earlier ones give its self-attention is in
+        ``state``.
 
         Args:
             tokens: the previous output token of each row (the start token first), (rows,).
             state: from :meth:`start`, :meth:`step` or :meth:`select`.
         """
-        written = torch.cat([state.written, tokens[:, None]], dim=1)  # (rows, steps)
-        logits, weights = self.decode(written, state.memory, state.padding)
-        new_state = TransformerState(written, state.memory, state.padding)
-        # The last position's logits (rows, vocab) and attention (rows, src_len).
-        return logits[:, -1].float(), new_state, weights[:, -1].float()
+        x = self._embedded(tokens[:, None], first_position=state.past[0].size(1))  # (R, 1, dim)
+        past = []
+        for layer, before in zip(self.decoder_layers, state.past, strict=True):
+            x, seen, weights = layer.step(x, before, state.memory, state.padding)
+            past.append(seen)  # (rows, steps + 1, dim)
+        logits = F.linear(self.decoder_norm(x[:, 0]), self.embed.weight)  # (rows, vocab)
+        new_state = TransformerState(past, state.memory, state.padding)
+        return logits.float(), new_state, weights[:, 0].float()  # (R, vocab), _, (R, src_len)
 
     def select(self, state: TransformerState, rows: torch.Tensor,
                same_inputs: bool = False) -> TransformerState:
         """The state of the rows ``rows`` (repeats allowed), (new_rows,). ``same_inputs``: new
         row ``i`` reads the same source as old row ``i``, so the encoding stays as it is."""
-        written = state.written.index_select(0, rows)  # (new_rows, steps)
+        past = [seen.index_select(0, rows) for seen in state.past]  # (new_rows, steps, dim)
         if same_inputs:
-            return TransformerState(written, state.memory, state.padding)
-        return TransformerState(written, state.memory.index_select(0, rows),  # (new, S, dim)
+            return TransformerState(past, state.memory, state.padding)
+        return TransformerState(past, state.memory.index_select(0, rows),  # (new, S, dim)
                                 state.padding.index_select(0, rows))  # (new_rows, src_len)

@@ -38,7 +38,7 @@ from chatbot_plugins.generation.decoding import (
     inference,
     mean_log_likelihood,
 )
-from chatbot_plugins.generation.pretraining import pretrained_for
+from chatbot_plugins.generation.pretraining import PretrainedStart, pretrained_for
 from chatbot_plugins.generation.subwords import BOS, EOS, PAD, Subwords
 from chatbot_plugins.generation.transformer_model import TransformerSeq2Seq
 from chatbot_plugins.respond.base import (
@@ -64,7 +64,7 @@ MAX_SOURCE = 48  # subwords of the question the encoder reads (its end)
 DECODE_BATCH = 64
 
 
-class Seq2SeqConfig(TrainSettings, ResponderConfig):
+class Seq2SeqConfig(TrainSettings, ResponderConfig, PretrainedStart):
     epochs: int = Field(20, ge=1, le=10_000, description="most passes over the dialog pairs")
     threshold: float = Field(0.3, ge=0, le=1, description="least mean token probability "
                              "of a reply to give it")
@@ -87,10 +87,6 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
     context: bool = Field(False, description="also read the previous user turn of the "
                           "conversation (the encoder reads it, an end-of-turn piece, then the "
                           "message), and learn from the follow-up turns of multi-turn dialogs")
-    pretrained: str | None = Field(None, max_length=4096, description="transformer: a folder "
-                                   "that `chatbot pretrain` wrote (model: seq2seq); its "
-                                   "vocabulary (vocab_size is then not used) and weights are "
-                                   "the start of training, and its sizes must be these")
     cell: Literal["gru", "lstm"] = Field("gru", description="recurrent cell")
     attention: Literal["bahdanau", "luong_dot", "luong_general", "none"] = Field(
         "bahdanau", description="bahdanau: additive; luong_dot / luong_general: "
@@ -133,8 +129,6 @@ class Seq2SeqConfig(TrainSettings, ResponderConfig):
             if self.teacher_forcing < 1 or self.teacher_forcing_end < 1:
                 raise ValueError("the transformer trains with teacher forcing only: leave "
                                  "teacher_forcing and teacher_forcing_end at 1")
-        elif self.pretrained is not None:
-            raise ValueError("pretrained weights are for architecture: transformer")
         return self
 
 
@@ -176,7 +170,7 @@ class Seq2SeqResponder(Responder):
         splits = split_examples(pairs, dev=config.dev_share, test=0.0, seed=context.seed)
         questions = {id(e): text_of(m) for e, m in
                      zip(pairs, context.upstream(e.text for e in pairs), strict=True)}
-        pretrained = pretrained_for(config, "seq2seq", self.name)
+        pretrained = pretrained_for(config, "seq2seq", self.name, context)
         self.subwords = (pretrained.subwords if pretrained else Subwords.train(
             list(questions.values()) + [e.answer for e in pairs], config.vocab_size, self.name))
 
