@@ -8,8 +8,9 @@ side of ChatbotData (benchmarks/dialog.py's split), then answers ``--questions``
 
 - training: examples per second through the shared training loop (dev split excluded);
 - respond.seq2seq: replies per second, greedy and beam 4, one question at a time (batch 1,
-  as a chat turn) and 32 at a time (as ``chatbot eval``), and the mean reply length, since a
-  model that writes longer replies decodes fewer per second;
+  as a chat turn) and 32 at a time (as ``chatbot eval``), and the mean reply length of each,
+  since a model that writes longer replies decodes fewer per second (a model trained briefly
+  may write greedy replies to the length limit, which beam search's n-gram blocking stops);
 - fallback.lm: sampled replies per second at batch 1 and 32.
 
 Shared machines are noisy: the run times benchmarks/training_speed.py's fixed MLP workload
@@ -57,13 +58,19 @@ def sampling_speed(lm, messages: list[Message]) -> dict[str, float]:
     return speeds
 
 
-def mean_reply_subwords(generator, messages: list[Message]) -> float:
-    """The mean length, in subwords, of the replies the generator writes as configured."""
-    if generator.name == "respond.seq2seq":
-        tokens = generator.decode([text_of(m) for m in messages]).tokens
-    else:
+def mean_reply_subwords(generator, messages: list[Message]) -> dict[str, float]:
+    """The mean length, in subwords, of the replies the generator writes: for the seq2seq
+    model with each decoding of :func:`decoding_speed`, for the language model as sampled."""
+    if generator.name != "respond.seq2seq":
         tokens = [generator.subwords.encode([a.text])[0] for a in generator.generate(messages)]
-    return round(sum(map(len, tokens)) / len(tokens), 2)
+        return {"sample": round(sum(map(len, tokens)) / len(tokens), 2)}
+    original, lengths = generator.config, {}
+    for decoding, beam in (("greedy", 1), ("beam", 4)):
+        generator.config = original.model_copy(update={"decoding": decoding, "beam": beam})
+        tokens = generator.decode([text_of(m) for m in messages]).tokens
+        lengths[f"{decoding}_{beam}"] = round(sum(map(len, tokens)) / len(tokens), 2)
+    generator.config = original
+    return lengths
 
 
 def main() -> int:

@@ -143,23 +143,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the shuffle's seed (--blind)")
     parser.add_argument("--score", action="store_true", help="instead of running a bot: "
                         "score the judged labels (judge-labels.csv with judge-key.json) into "
-                        "benchmarks/results/probes.json")
+                        "benchmarks/results/RESULTS.json")
+    parser.add_argument("--judging", default="outputs", metavar="FOLDER",
+                        help="the folder under benchmarks/probes of a judging round's files "
+                        "(--blind, --score), so that a later round keeps an earlier one's")
+    parser.add_argument("--results", default="probes", help="--score's results file's name")
     args = parser.parse_args()
     outputs = PROBES / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
+    judging = PROBES / args.judging
+    judging.mkdir(parents=True, exist_ok=True)
     if args.score:
         from common import write_results
 
-        results = score(outputs)
+        results = score(judging)
         for name, result in results.items():
             print(f"{name}: sensible {result['sensible']:.1%}, helpful fallback "
                   f"{result['helpful_fallback']:.1%}, nonsense {result['nonsense']:.1%}, "
                   f"follow-ups on topic {result['follow_ups_on_topic']:.1%}")
-        print(f"wrote {write_results('probes', {'systems': results})}")
+        print(f"wrote {write_results(args.results, {'systems': results})}")
         return
     if args.blind:
-        blind(args.blind, args.seed, outputs)
-        print(f"wrote {outputs / 'judge.jsonl'} and judge-labels.csv (key: judge-key.json)")
+        blind(args.blind, args.seed, judging)
+        print(f"wrote {judging / 'judge.jsonl'} and judge-labels.csv (key: judge-key.json)")
         return
 
     directory = model_directory(args.model, progress=sys.stderr.isatty(),
