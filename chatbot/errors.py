@@ -120,5 +120,9 @@ class InputError(ChatbotError):
     """A message cannot be processed as it is (empty, too long, binary)."""
 
 
+class UnknownTurnError(ChatbotError):
+    """Feedback names a turn the dialog log does not hold."""
+
+
 class DatasetError(ChatbotError):
     """A dataset is unknown, missing or malformed; the message names the file and line."""

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
+import uvicorn
 from hypothesis import HealthCheck, settings
 
 from chatbot.config import PipelineSpec, Step, parse_config
@@ -15,6 +22,9 @@ from chatbot.data.datasets import load_dataset
 from chatbot.message import Message
 from chatbot.pipeline import Pipeline
 from chatbot.plugin import Plugin, PluginConfig
+from chatbot.serving.http.app import build_server
+from chatbot.serving.http.settings import ServerSettings
+from chatbot.serving.service import ChatService
 from chatbot.testing import MESSY_KOREAN
 
 # One torch thread, always: trained models then do not depend on how busy the machine is
@@ -162,3 +172,26 @@ def fails_on(bad: str) -> Pipeline:
     the replies of a batch's messages before it reaches the bad one."""
     plugin = type("FailsOn", (_FailsOn,), {"bad": bad})
     return Pipeline(PipelineSpec(steps=[Step(plugin, PluginConfig())]))
+
+
+@contextmanager
+def serving(service: ChatService, **settings) -> Iterator[httpx.Client]:
+    """The app over ``service`` in a real uvicorn server on a free port, and a client for it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = build_server(service, ServerSettings(ui=settings.pop("ui", False), **settings))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -7,8 +7,6 @@ Without Chromium the browser test is skipped, except in CI, where .ci/run instal
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
 import socket
@@ -20,6 +18,7 @@ import pytest
 from chatbot.data.logstore import LogStore
 from chatbot.pipeline import Pipeline
 from chatbot.serving.service import ChatService, model_version
+from tests.conftest import serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,7 +34,6 @@ pytestmark = pytest.mark.slow
 class Server:
     url: str
     service: ChatService
-    printed: str  # what launching it printed
 
 
 def _free_port() -> int:
@@ -46,28 +44,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(small_bot_dir, tmp_path_factory):
-    """The real Gradio app on a free loopback port; the seq2seq step may answer anything, so
-    that a written reply (and its attention heatmap) shows up."""
-    from chatbot.serving.web import launch
-
+    """`chatbot serve`'s app (the UI mounted beside the API) on a free loopback port; the
+    seq2seq step may answer anything, so that a written reply (and its attention heatmap)
+    shows up."""
     pipeline = Pipeline.load(small_bot_dir)
     seq2seq = next(p for p in pipeline.plugins if p.name == "respond.seq2seq")
     seq2seq.config = seq2seq.config.model_copy(update={"threshold": 0.0})
     store = LogStore(tmp_path_factory.mktemp("serve") / "log.sqlite")
     service = ChatService(pipeline, store, model_version(small_bot_dir))
-    port = _free_port()
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        app = launch(service, port=port, block=False)
-    yield Server(f"http://127.0.0.1:{port}/", service, printed.getvalue())
-    app.close()
+    with serving(service, ui=True) as client:
+        yield Server(f"{client.base_url}/", service)
     service.close()
-
-
-def test_launching_prints_no_advice_it_cannot_follow(server):
-    # Gradio's start-up lines are silenced; `chatbot serve` prints the address itself (the
-    # subprocess test below checks that).
-    assert "share=True" not in server.printed and "public link" not in server.printed
 
 
 def test_chat_api_answers_through_gradio_client(server):

@@ -7,7 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from chatbot.cli.arguments import int_in
+from chatbot.cli.arguments import float_in, int_in
+from chatbot.serving.http.settings import DEFAULT_KAKAO_BUDGET_S, TOKEN_ENV
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 SERVE_EXAMPLES = """\
 examples:
@@ -15,11 +18,17 @@ examples:
   chatbot serve --model models/mine --port 8080  (from chatbot train default --out models/mine)
   chatbot serve --model default --log-db logs/dialog.sqlite
 
-programs can call the `chat` endpoint (gradio_client):
-  from gradio_client import Client
-  client = Client("http://127.0.0.1:7860/")
-  answer = client.predict("안녕하세요", "", api_name="/chat")
-  client.predict("고마워", answer["conversation_id"], api_name="/chat")
+one server, one port (7860 by default):
+  /                        the chat UI
+  POST /api/v1/chat        {"message": "안녕하세요", "conversation_id": null} -> the reply
+  POST /api/v1/feedback    {"conversation_id", "turn_index", "value": 1 | -1 | null}
+  POST /webhooks/rest/webhook   Rasa's REST channel: {"sender", "message"}
+  POST /kakao/skill        a Kakao i Open Builder skill (payload version 2.0)
+  GET /healthz, /readyz, /metrics   probes and Prometheus metrics
+  /api/docs                the API's documentation and schema
+
+  curl -s localhost:7860/api/v1/chat -H 'content-type: application/json' \\
+       -d '{"message": "오늘 너무 피곤해"}'
 """
 
 
@@ -38,6 +47,14 @@ def add_serving_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-batch", type=int_in(1, 1024), default=32,
                        help="most concurrent messages processed as one batch (default 32; 1 "
                        "turns batching off)")
+    serve.add_argument("--api-token", default=os.environ.get(TOKEN_ENV),
+                       help=f"a secret the API and channel routes require as `Authorization: "
+                       f"Bearer TOKEN` (default: ${TOKEN_ENV}; none: open, which serve "
+                       "warns about when it binds beyond this machine)")
+    serve.add_argument("--kakao-budget", type=float_in(0.1, 4.9), default=DEFAULT_KAKAO_BUDGET_S,
+                       metavar="SECONDS", help="how long a Kakao skill call waits for its "
+                       "reply before answering \"one moment\" (default 4.5; Kakao gives up "
+                       "after 5)")
     serve.set_defaults(run=cmd_serve)
 
     chat = commands.add_parser(
@@ -81,15 +98,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_OFFLINE"] = "1"
     service = _open_service(args, max_batch=args.max_batch)
-    from chatbot.serving.web import launch
+    import uvicorn
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    from chatbot.serving.http.app import build_server
+    from chatbot.serving.http.settings import ServerSettings
+
+    if args.host not in LOOPBACK:
         print(f"warning: serving on {args.host}: other machines can reach this chat",
               file=sys.stderr)
+        if not args.api_token:
+            print(f"warning: no --api-token (or ${TOKEN_ENV}): anyone who reaches "
+                  f"{args.host}:{args.port} can use the API and the channels", file=sys.stderr)
+    app = build_server(service, ServerSettings(api_token=args.api_token,
+                                               kakao_budget_s=args.kakao_budget))
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"chat UI at http://{shown}:{args.port}/ (API docs at /api/docs; Ctrl-C stops it)",
+          flush=True)
     try:
-        app = launch(service, host=args.host, port=args.port, block=False)
-        print(f"chat UI at {app.local_url} (Ctrl-C stops it)", flush=True)
-        app.block_thread()  # until Ctrl-C
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=10)
     finally:
         service.close()
     return 0

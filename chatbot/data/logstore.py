@@ -33,7 +33,7 @@ from chatbot.data.dialog_log import (
     write_csv,
     write_jsonl,
 )
-from chatbot.errors import ChatbotError, DatasetError
+from chatbot.errors import ChatbotError, DatasetError, UnknownTurnError
 
 logger = logging.getLogger(__name__)
 
@@ -387,6 +387,12 @@ class LogStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def check_writable(self) -> None:
+        """Take the write lock and let it go, changing nothing: raises when the store cannot
+        take a write now (a read-only file, a full disk, a writer holding the lock)."""
+        with self._transaction(write=True):
+            pass
+
     def next_turn_index(self, conversation_id: str) -> int:
         """The index the next turn of a conversation takes: one past the last stored, or 0.
 
@@ -404,7 +410,8 @@ class LogStore:
         """Record the user's feedback on a turn: 1 (like), -1 (dislike) or None (withdrawn).
 
         Raises:
-            ChatbotError: the value is not 1, -1 or None, or no such turn is stored.
+            ChatbotError: the value is not 1, -1 or None.
+            UnknownTurnError: no such turn is stored.
         """
         if feedback is not None and (isinstance(feedback, bool) or feedback not in FEEDBACK_VALUES):
             raise ChatbotError(
@@ -417,7 +424,7 @@ class LogStore:
                 (feedback, conversation_id, turn_index),
             )
         if cursor.rowcount == 0:
-            raise ChatbotError(
+            raise UnknownTurnError(
                 f"no turn {turn_index} of conversation {conversation_id!r} in the dialog log "
                 f"{self.path}",
                 hint="feedback can only be given on a stored turn",

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
@@ -24,6 +25,7 @@ from chatbot.text_input import MAX_MESSAGE_CHARS
 logger = logging.getLogger(__name__)
 
 _STOP = object()
+RECENT_BATCHES = 10_000
 
 
 class Batcher:
@@ -44,7 +46,8 @@ class Batcher:
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
         self.max_chars = max_chars
-        self.batch_sizes: list[int] = []  # every pass's size, for the load benchmark
+        # The sizes of the last passes (bounded: a server runs for months), for the tests.
+        self.batch_sizes: deque[int] = deque(maxlen=RECENT_BATCHES)
         self._waiting: queue.Queue = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="chatbot-batcher", daemon=True)
         self._worker.start()

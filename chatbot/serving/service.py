@@ -48,6 +48,16 @@ class _Conversation:
     last_used: float
 
 
+def conversation_key(channel: str, user_id: str) -> str:
+    """The conversation id of a user whom a channel knows by ``user_id`` (a messenger's user
+    key, a Rasa sender): ``channel:user_id`` when that is a valid id, else the channel and a
+    hash of the user id, so that any id from outside maps to one bounded, plain conversation."""
+    plain = f"{channel}:{user_id}"
+    if CONVERSATION_ID.fullmatch(plain):
+        return plain
+    return f"{channel}:{hashlib.sha256(user_id.encode('utf-8', 'replace')).hexdigest()[:40]}"
+
+
 def default_log_db() -> Path:
     """``$CHATBOT_LOG_DB``, else ``$XDG_DATA_HOME`` (or ~/.local/share)/korean-chatbot/
     dialog-log.sqlite."""
@@ -75,6 +85,8 @@ class Reply:
         conversation_id: the conversation the turn belongs to.
         turn_index: the turn's index in the log, None when nothing was logged.
         latency_ms: time from receiving the message to having its reply.
+        failed: the pipeline failed on the message (``text`` is an apology); a refused
+            message (empty, too long) is not a failure.
     """
 
     text: str
@@ -82,6 +94,7 @@ class Reply:
     conversation_id: str
     turn_index: int | None
     latency_ms: float
+    failed: bool = False
 
     @property
     def refused(self) -> bool:
@@ -150,7 +163,7 @@ class ChatService:
             message = Failure("the batcher failed")
         if isinstance(message, Failure):  # logged where it failed
             return Reply(FAILURE_NOTICE, None, conversation_id, None,
-                         (time.perf_counter() - started) * 1000)
+                         (time.perf_counter() - started) * 1000, failed=True)
         latency_ms = (time.perf_counter() - started) * 1000
         turn_index = self._claim_index(conversation_id, Exchange(text, message.reply or ""))
         self.store.append(Turn(

@@ -1,7 +1,8 @@
 """The Gradio chat UI and its ``chat`` API: a thin adapter over :class:`ChatService`.
 
-Importing this module builds nothing and starts nothing; :func:`build_app` makes the Blocks and
-:func:`launch` serves them. Gradio is told to stay offline before it is imported.
+Importing this module builds nothing and starts nothing; :func:`build_app` makes the Blocks,
+:func:`mount_ui` mounts them into ``chatbot serve``'s app (chatbot.serving.http). Gradio is
+told to stay offline before it is imported.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Collection, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
-from starlette.middleware import Middleware  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 
 from chatbot.contract import AttentionMap  # noqa: E402
@@ -193,22 +193,14 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
     return app
 
 
-def launch(service: ChatService, host: str = "127.0.0.1", port: int = 7860,
-           block: bool = True) -> gr.Blocks:
-    """Serve the UI (and the ``chat`` API) on ``host:port``; blocks unless ``block=False``.
-
-    Gradio's own start-up lines are silenced (``quiet=True``): with these options they are the
-    address, which ``chatbot serve`` prints itself (``app.local_url``), and how to make a
-    public link with ``share=True``, which ``chatbot serve`` does not offer.
-    """
-    app = build_app(service)
-    app.queue(default_concurrency_limit=None)
+def mount_ui(app: Any, service: ChatService) -> None:
+    """Mount the UI (and the ``chat`` API of Gradio's queue) at ``/`` of a FastAPI ``app``,
+    after the app's own routes, as ``chatbot serve`` does."""
+    blocks = build_app(service)
+    blocks.queue(default_concurrency_limit=None)
     # Each waiting user holds a worker thread while the batcher answers; Gradio's default of
     # 40 would make the 41st user wait for a free thread rather than join the next batch.
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=True,
-               quiet=True, css=CSS, footer_links=["api"], show_error=False,
-               max_threads=MAX_THREADS, max_file_size=MAX_UPLOAD_BYTES,
-               app_kwargs={"middleware": [Middleware(_NoUploads)]})
-    if block:
-        app.block_thread()  # until Ctrl-C, as Gradio's own launch(prevent_thread_lock=False)
-    return app
+    blocks.max_threads = MAX_THREADS
+    app.add_middleware(_NoUploads)
+    gr.mount_gradio_app(app, blocks, path="/", footer_links=["api"], show_error=False,
+                        max_file_size=MAX_UPLOAD_BYTES, css=CSS)
