@@ -16,9 +16,10 @@ Then the server is killed (SIGKILL) and its log read. Reported per channel: erro
 lost (turns answered but not in the log), p50/p95/p99 latency seen by the clients, turns/s, the
 mean size of the batch a turn was processed in, and each channel's turns/s over Gradio's.
 ``--unbatched`` adds the REST channel with ``--max-batch 1`` (one message at a time).
-``--kill`` also kills the REST server halfway through a run and starts it again on the same
-log: every answered turn must be in the log and each conversation's turn indices must continue
-(0, 1, 2, ... with no gap or repeat). The clients share the 2 cores with the server, so the
+``--kill`` also kills the REST server halfway through a run (once a quarter of the next
+round of turns is logged, with the rest in flight) and starts it again on the same log: every
+answered turn must be in the log and each conversation's turn indices must continue (0, 1, 2,
+... with no gap or repeat). The clients share the 2 cores with the server, so the
 numbers are for the whole loop, client included. Without --model: the default bot.
 Results: benchmarks/results/serve_load.json.
 """
@@ -210,9 +211,19 @@ def run_kill(model: Path, max_batch: int, conversations: int, turns: int,
     half = turns // 2
     server, url = start_server(model, max_batch, log, port)
     first = drive(url, "rest", conversations, range(half), questions)
-    killer = threading.Timer(0.5, server.send_signal, args=(signal.SIGKILL,))
-    killer.start()  # mid-load: while the clients send their next turns
+    before = LogStore(log).count()
+
+    def kill_mid_load() -> None:  # once a quarter of the next turns are logged
+        store = LogStore(log)
+        while store.count() < before + max(1, conversations // 4):
+            time.sleep(0.005)
+        server.send_signal(signal.SIGKILL)
+        store.close()
+
+    killer = threading.Thread(target=kill_mid_load)
+    killer.start()
     during = drive(url, "rest", conversations, range(half, half + 2), questions)
+    killer.join()
     server.wait(timeout=30)
     server, url = start_server(model, max_batch, log, port)
     try:
@@ -226,7 +237,8 @@ def run_kill(model: Path, max_batch: int, conversations: int, turns: int,
     for number in range(conversations):
         indices = sorted(t.turn_index for t in logged if t.conversation_id == f"load-{number}")
         gaps += indices != list(range(len(indices)))
-    return {"answered": answered, "log_rows": len(logged),
+    return {"answered": answered, "answered_in_the_killed_round": sum(during["answered"]),
+            "log_rows": len(logged),
             "lost_log_rows": max(0, answered - len(logged)),
             "errors_while_down": len(during["errors"]),
             "conversations_whose_indices_do_not_continue": gaps}
