@@ -5,7 +5,6 @@ nn.Modules here; decoding is in chatbot_plugins.generation, through the ``start`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -17,6 +16,7 @@ from chatbot_plugins.generation.transformer_model import (
     causal_mask,
     sinusoids,
 )
+from chatbot_plugins.generation.transformer_state import LanguageModelState
 
 
 class LstmLanguageModel(nn.Module):
@@ -193,19 +193,3 @@ class TransformerLanguageModel(nn.Module):
         return LanguageModelState([every.index_select(0, rows) for every in state.past],
                                   state.padding.index_select(0, rows),
                                   state.positions.index_select(0, rows))
-
-
-@dataclass
-class LanguageModelState:
-    """Where the Transformer language model's decoding stands, one row per text being written.
-
-    Attributes:
-        past: for each layer, the normalized inputs of its self-attention at every position
-            so far, (rows, length, dim).
-        padding: True at the padding before each row's prompt, (rows, length).
-        positions: the position the next token of each row takes, (rows,).
-    """
-
-    past: list[torch.Tensor]
-    padding: torch.Tensor
-    positions: torch.Tensor

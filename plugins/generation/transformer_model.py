@@ -11,11 +11,12 @@ padding in sources and targets.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from chatbot_plugins.generation.transformer_state import TransformerState
 
 PAD = 0
 MAX_POSITIONS = 512  # longest source or target the position table covers
@@ -160,24 +161,6 @@ class DecoderLayer(nn.Module):
             need_weights=True, average_attn_weights=True)  # (B, T, dim), (B, T, src_len)
         x = x + self.dropout(crossed)  # (batch, tgt_len, dim)
         return x + self.dropout(self.ff(self.ff_norm(x))), weights  # (B, T, dim), (B, T, S)
-
-
-@dataclass
-class TransformerState:
-    """Where decoding stands, one row per output being written: what each decoder layer's
-    self-attention has read so far (so that a step computes only its new position) and the
-    encoded sources.
-
-    Attributes:
-        past: for each decoder layer, the normalized inputs of its self-attention at every
-            position so far (the start token first), (rows, steps, dim).
-        memory: the encoder's output, (rows, src_len, dim).
-        padding: True at source padding, (rows, src_len).
-    """
-
-    past: list[torch.Tensor]
-    memory: torch.Tensor
-    padding: torch.Tensor
 
 
 class TransformerSeq2Seq(nn.Module):

@@ -9,6 +9,8 @@ is logged, and the user's next message is answered in its context.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anyio
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +48,7 @@ class SkillPayload(BaseModel):
     userRequest: KakaoUserRequest  # noqa: N815 (Kakao's field name)
 
 
-def skill_response(text: str, suggestions: list[str] = ()) -> dict:
+def skill_response(text: str, suggestions: Sequence[str] = ()) -> dict:
     """A version 2.0 skill response: one simpleText and, when there are suggestions, quick
     replies that send them."""
     if len(text) > MAX_SIMPLE_TEXT:
