@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import pytest
@@ -127,7 +128,7 @@ def test_pretrain_a_seq2seq_then_fine_tune_it_from_its_vocabulary_and_weights(de
 
 @pytest.mark.slow
 def test_pretrain_a_language_model_on_a_text_file_then_fine_tune_it(demo_corpus, tmp_path,
-                                                                    monkeypatch):
+                                                                    monkeypatch, caplog):
     monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
     text = tmp_path / "diary.txt"
     text.write_text("\n".join(s for s in demo_corpus.sentences[:400]) + "\n\n",
@@ -149,7 +150,15 @@ def test_pretrain_a_language_model_on_a_text_file_then_fine_tune_it(demo_corpus,
         "pipeline:\n  - plugin: normalize.soynlp\n  - plugin: fallback.lm\n"
         f"    architecture: transformer\n    pretrain: {config}\n{SIZES}"
         "    epochs: 1\n    threshold: 0.0\n    max_reply: 8\n"))
-    in_one_step.fit(pairs)
+    checkpoints = tmp_path / "checkpoints"
+    in_one_step.fit(pairs, workdir=checkpoints)
     lm = in_one_step.plugins[1]
     assert lm.subwords.model_proto == tuned.plugins[1].subwords.model_proto  # the diary's
     assert in_one_step.process([Message("오늘 너무 피곤해")])[0].responder == "fallback.lm"
+    # Kept beside the checkpoints: a resumed training starts from it instead of pretraining.
+    kept = checkpoints / "fallback.lm.pretrained"
+    assert (kept / "pretrained.json").is_file()
+    with caplog.at_level(logging.INFO, logger="chatbot_plugins.generation.pretraining"):
+        in_one_step.fit(pairs, workdir=checkpoints, resume=True)
+    assert "resuming from the pretrained model" in caplog.text
+    assert "pretraining on" not in caplog.text

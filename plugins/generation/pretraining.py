@@ -335,11 +335,18 @@ def pretrained_for(config: Any, kind: Kind, plugin: str,
                                f"{getattr(settings, name)}; the config asks {value}",
                                hint=f"set {name}: {getattr(settings, name)}, or the same "
                                "sizes in both configs")
-    keeper = tempfile.TemporaryDirectory(prefix="chatbot-pretrain-")
-    folder = Path(keeper.name)
-    settings = settings.model_copy(update={"device": context.device})
-    logger.info("%s: pretraining on %s first", plugin, ", ".join(settings.datasets))
-    pretrain(settings, load_corpus(settings.datasets), folder, progress=context.progress)
+    keeper = None
+    if context.workdir is not None:  # beside the checkpoints, so that --resume reuses it
+        folder = Path(context.workdir) / f"{plugin}.pretrained"
+    else:
+        keeper = tempfile.TemporaryDirectory(prefix="chatbot-pretrain-")
+        folder = Path(keeper.name)
+    if context.resume and (folder / META_FILE).is_file():
+        logger.info("%s: resuming from the pretrained model in %s", plugin, folder)
+    else:
+        settings = settings.model_copy(update={"device": context.device})
+        logger.info("%s: pretraining on %s first", plugin, ", ".join(settings.datasets))
+        pretrain(settings, load_corpus(settings.datasets), folder, progress=context.progress)
     pretrained = Pretrained(folder, kind, sizes, plugin)
     pretrained.keeper = keeper
     return pretrained
