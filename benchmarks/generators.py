@@ -12,8 +12,9 @@ questions with no retrieval:
   (the bundled corpus by default): BLEU-4 and chrF on
   morphemes, distinct-2, and the perplexity of the gold answers (per subword, from the mean
   log-probability of each answer); replies decoded as configured (beam 4);
-- fallback.lm, ``architecture: lstm`` against ``transformer``: the perplexity of the gold
-  answers given their questions.
+- fallback.lm, ``architecture: lstm`` against ``transformer`` from scratch and first
+  pretrained (causal LM) on ``--pretrain-datasets``: the perplexity of the gold answers given
+  their questions.
 
 It also records each system's training time, examples/s and epochs, and the paired bootstrap
 of each Transformer against the GRU. Writes benchmarks/results/generators.json (``--results``
@@ -59,7 +60,7 @@ SEQ2SEQ = {
     # The same Transformer, started from `chatbot pretrain` on --pretrain-datasets (denoising).
     "seq2seq_transformer_pretrained": TRANSFORMER + "    pretrained: {pretrained}\n",
 }
-PRETRAIN = {"model": "seq2seq", "vocab_size": 4000, "hidden": 256, "heads": 4, "layers": 2,
+PRETRAIN = {"vocab_size": 4000, "hidden": 256, "heads": 4, "layers": 2,
             "ff_dim": 512, "dropout": 0.1, "epochs": 2, "learning_rate": 0.001,
             "schedule": "cosine", "warmup_steps": 300, "seed": 7}
 LM = {
@@ -69,6 +70,8 @@ LM = {
         "    layers: 2\n    ff_dim: 512\n    dropout: 0.1\n    learning_rate: 0.001\n"
         "    schedule: cosine\n    warmup_steps: 300\n"),
 }
+# The same Transformer LM, started from `chatbot pretrain` (causal LM) on --pretrain-datasets.
+LM["lm_transformer_pretrained"] = LM["lm_transformer"] + "    pretrained: {pretrained}\n"
 
 
 def with_epochs(settings: str, epochs: int | None) -> str:
@@ -92,9 +95,11 @@ def train(generator: str, settings: str, epochs: int | None,
     return pipeline, time.perf_counter() - started
 
 
-def pretrain_seq2seq(datasets: list[str], out: Path, epochs: int | None) -> dict:
-    """Pretrain the Transformer seq2seq (denoising) as ``chatbot pretrain`` does."""
-    settings = {**PRETRAIN, "datasets": datasets}
+def pretrain_generator(model: str, datasets: list[str], out: Path,
+                       epochs: int | None) -> dict:
+    """Pretrain the Transformer seq2seq (denoising) or LM (causal) as ``chatbot pretrain``
+    does."""
+    settings = {**PRETRAIN, "model": model, "datasets": datasets}
     if epochs is not None:
         settings["epochs"] = epochs
     config = PretrainConfig(**settings)
@@ -151,13 +156,16 @@ def main() -> int:
     systems: dict[str, dict] = {}
     replies: dict[str, list[str]] = {}
     folder = tempfile.TemporaryDirectory()
-    pretrained_on = None
+    pretrained_on = {}
     for name, settings in {**SEQ2SEQ, **LM}.items():
         if args.only and name not in args.only:
             continue
+        kind = "seq2seq" if name in SEQ2SEQ else "lm"
         if "{pretrained}" in settings:
-            pretrained_on = pretrain_seq2seq(args.pretrain_datasets, Path(folder.name), args.epochs)
-            settings = settings.replace("{pretrained}", folder.name)
+            out = Path(folder.name) / kind
+            pretrained_on[name] = pretrain_generator(kind, args.pretrain_datasets, out,
+                                                     args.epochs)
+            settings = settings.replace("{pretrained}", str(out))
         generator = "respond.seq2seq" if name in SEQ2SEQ else "fallback.lm"
         pipeline, seconds = train(generator, settings, args.epochs, train_side)
         history = pipeline.plugins[1].history
@@ -184,7 +192,7 @@ def main() -> int:
             print(f"{name} - gru:", versus[f"{name}_minus_gru"], file=sys.stderr)
     path = write_results(args.results, {
         "epochs": args.epochs, "train": len(train_side), "dev": len(dev),
-        "pretrained_on": pretrained_on, "systems": systems, **versus})
+        "pretrained_on": pretrained_on or None, "systems": systems, **versus})
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
