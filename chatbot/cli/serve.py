@@ -34,8 +34,9 @@ one server, one port (7860 by default):
 
 def add_serving_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
-        "serve", help="the Gradio chat UI (and a `chat` API), logging every turn",
-        description="Serve a trained pipeline in a web chat with a trace panel. Every turn is "
+        "serve", help="the chat UI, a REST API and Rasa and Kakao channels, logging every turn",
+        description="Serve a trained pipeline on one port: a web chat with a trace panel, a "
+        "REST API, Rasa's REST channel, a Kakao skill, probes and metrics. Every turn is "
         "written to the SQLite dialog log before its reply is shown. Binds 127.0.0.1 unless "
         "--host says otherwise; nothing is fetched from the internet.",
         epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)

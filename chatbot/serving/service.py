@@ -100,6 +100,11 @@ class Reply:
     def refused(self) -> bool:
         return self.message is None
 
+    @property
+    def suggestions(self) -> list[str]:
+        """What to ask instead, when the bot could not help (none for a refused message)."""
+        return list(self.message.suggestions) if self.message is not None else []
+
 
 class ChatService:
     """Answers messages through a batched pipeline and logs every turn.

@@ -93,7 +93,7 @@ def heatmap_note(writers: Collection[str]) -> str | None:
 
 def suggestions_update(reply: Reply) -> Any:
     """The suggestion buttons after a reply: the ones it came with, hidden when none."""
-    offered = reply.message.suggestions if reply.message is not None else []
+    offered = reply.suggestions
     return gr.Dataset(samples=[[text] for text in offered], visible=bool(offered))
 
 
@@ -151,7 +151,7 @@ def build_app(service: ChatService, title: str = "한국어 챗봇") -> gr.Block
                 "turn_index": reply.turn_index, "refused": reply.refused,
                 "responder": answered.responder if answered else None,
                 "confidence": answered.reply_confidence if answered else None,
-                "suggestions": list(answered.suggestions) if answered else [],
+                "suggestions": reply.suggestions,
                 "latency_ms": round(reply.latency_ms, 1)}
 
     with gr.Blocks(title=title) as app:

@@ -85,7 +85,6 @@ def kakao_routes(service: ChatService, metrics: ChatMetrics, auth: BearerToken,
         if reply is None:
             metrics.late.labels("kakao").inc()
             return skill_response(STILL_THINKING)
-        offered = list(reply.message.suggestions) if reply.message else []
-        return skill_response(reply.text, offered)
+        return skill_response(reply.text, reply.suggestions)
 
     return router

@@ -40,8 +40,7 @@ def rasa_routes(service: ChatService, metrics: ChatMetrics, auth: BearerToken) -
         """One user message in Rasa's REST channel format; the bot's reply as Rasa sends it."""
         reply = service.respond(request.message, conversation_key("rasa", request.sender))
         metrics.observe("rasa", reply)
-        offered = list(reply.message.suggestions) if reply.message else []
-        buttons = [RasaButton(title=text, payload=text) for text in offered] or None
+        buttons = [RasaButton(title=text, payload=text) for text in reply.suggestions] or None
         return [RasaReply(recipient_id=request.sender, text=reply.text, buttons=buttons)]
 
     return router

@@ -66,7 +66,7 @@ def rest_routes(service: ChatService, metrics: ChatMetrics, auth: BearerToken) -
             turn_index=reply.turn_index,
             responder=answered.responder if answered else None,
             confidence=answered.reply_confidence if answered else None,
-            suggestions=list(answered.suggestions) if answered else [],
+            suggestions=reply.suggestions,
             refused=reply.refused, latency_ms=round(reply.latency_ms, 1))
 
     @router.post("/feedback", status_code=204, response_class=Response)
